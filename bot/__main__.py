@@ -1,0 +1,121 @@
+"""`python -m bot` / `qflow-bot`: run the app, or `preview` a card, or `doctor` the setup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import find_dotenv, load_dotenv
+
+from .config import ConfigError, Mode, load_settings
+from .logs import configure_logging, scrubber
+
+log = logging.getLogger("bot")
+
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "QUALYS_TOKEN", "QUALYS_PASSWORD")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qflow-bot", description="QFlow for Slack")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("http", help="serve over HTTP on $PORT even if SLACK_APP_TOKEN is set")
+    sub.add_parser("socket", help="connect in Socket Mode (needs SLACK_APP_TOKEN)")
+    preview = sub.add_parser("preview", help="print the Block Kit JSON of a card")
+    preview.add_argument("target", help="an execution id or link (live API), or a JSON file of an API response")
+    views = preview.add_mutually_exclusive_group()
+    views.add_argument("--steps", action="store_true", help="with the steps expanded")
+    views.add_argument("--errors", action="store_true", help="with the errors expanded")
+    preview.add_argument("--page", type=int, default=1, help="page of steps or errors (from 1)")
+    doctor = sub.add_parser("doctor", help="check the settings, Slack and Qualys")
+    doctor.add_argument("--execution", help="also look up this execution id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+    args = _parser().parse_args(argv)
+    if args.command == "preview":
+        return _preview(args)
+    if args.command == "doctor":
+        return _doctor(args)
+    mode: Mode | None = args.command if args.command in ("http", "socket") else None
+    return _serve(mode)
+
+
+def _serve(mode: Mode | None) -> int:
+    try:
+        settings = load_settings(os.environ, mode=mode)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secrets)
+    # Settings hold the token now; Bolt would otherwise read it again from the environment
+    # and warn that the configured client wins.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
+
+    from .services import build_lookups
+    from .slack.app import build_app
+    from .slack.cards import CardService
+    from .slack.server import serve_http, serve_socket_mode
+
+    cards = CardService(settings, build_lookups(settings))
+    try:
+        app = build_app(settings, cards)
+    except Exception as error:  # Bolt's auth.test at start: bad token or Slack unreachable
+        log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `qflow-bot doctor` for details.",
+                  settings.slack_api_url, error)
+        cards.shutdown(wait=False)
+        return 1
+    if settings.mode == "socket" and settings.slack_app_token:
+        serve_socket_mode(app, settings.slack_app_token, on_stop=cards.shutdown)
+    else:
+        serve_http(app, settings.host, settings.port, on_stop=cards.shutdown)
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from .preview import PreviewError, preview_file, preview_live, target_kind
+
+    view = "steps" if args.steps else "errors" if args.errors else "summary"
+    page = max(0, args.page - 1)
+    kind = target_kind(args.target)
+    scrub = scrubber(os.environ.get(name, "") for name in SECRET_VARIABLES)
+    try:
+        if kind == "file":
+            settings = load_settings(os.environ, need_slack=False, need_qualys=False)
+            message, ok = preview_file(Path(args.target), settings, view, page), True
+        elif kind == "id":
+            from .links import execution_id_in_token
+
+            settings = load_settings(os.environ, need_slack=False, need_qualys=True)
+            configure_logging("WARNING", settings.secrets)
+            message, ok = preview_live(execution_id_in_token(args.target) or "", settings, view, page)
+        else:
+            print(f"qflow-bot preview: {args.target!r} is neither a JSON file nor an execution id "
+                  "(a UUID like 0e71f117-648f-4ad2-a3a9-8f1b857a1b70, or its link)", file=sys.stderr)
+            return 2
+    except ConfigError as error:
+        print(scrub(str(error)), file=sys.stderr)
+        return 2
+    except PreviewError as error:
+        print(f"qflow-bot preview: {scrub(str(error))}", file=sys.stderr)
+        return 2
+    print(scrub(json.dumps(message.payload(), indent=2, ensure_ascii=False)))
+    return 0 if ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    scrub = scrubber(os.environ.get(name, "") for name in SECRET_VARIABLES)
+    configure_logging("ERROR", [os.environ.get(name, "") for name in SECRET_VARIABLES])
+    return run_doctor(os.environ, lambda line: print(scrub(line), flush=True), args.execution)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""A TTL cache whose concurrent misses for one key share a single load."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import Generic, TypeVar
+
+from cachetools import TLRUCache
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SingleFlightCache(Generic[K, V]):
+    """Values live for `ttl(value)` seconds; a miss already being loaded is waited for, not repeated."""
+
+    def __init__(
+        self, maxsize: int, ttl: Callable[[V], float], *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._cache: TLRUCache[K, V] = TLRUCache(
+            maxsize=maxsize, ttu=lambda _key, value, now: now + ttl(value), timer=timer
+        )
+        self._lock = threading.Lock()
+        self._inflight: dict[K, Future[V]] = {}
+        self.loads = 0
+        self.joined = 0  # misses that waited for a load already under way
+
+    def get(self, key: K, load: Callable[[], V], *, fresh: bool = False) -> tuple[V, bool]:
+        """The value for `key` and whether it came from the cache; `fresh` skips cached values."""
+        with self._lock:
+            if not fresh:
+                try:
+                    return self._cache[key], True
+                except KeyError:
+                    pass
+            future = self._inflight.get(key)
+            leader = future is None
+            if future is None:
+                future = self._inflight[key] = Future()
+                self.loads += 1
+            else:
+                self.joined += 1
+        if not leader:
+            return future.result(), False
+        try:
+            value = load()
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        else:
+            future.set_result(value)
+            with self._lock:
+                self._cache[key] = value
+            return value, False
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+
+    def peek(self, key: K) -> V | None:
+        with self._lock:
+            return self._cache.get(key)

@@ -1,0 +1,62 @@
+"""What `/qflow …` text asks for. Pure: no Slack and no network."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .links import execution_id_in_token, is_url, unwrap_slack_links
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Text the command does not understand."""
+
+    given: str
+
+
+@dataclass(frozen=True)
+class BadId:
+    """Something meant as an execution id that is not one."""
+
+    given: str
+
+
+@dataclass(frozen=True)
+class Lookup:
+    execution_id: str
+    view: Literal["summary", "steps", "errors"] = "summary"
+
+
+Command = Help | Usage | BadId | Lookup
+
+_VIEWS = {"steps": "steps", "step": "steps", "errors": "errors", "error": "errors"}
+# Meant as an id (and so answered with what an id looks like): long, with digits, hex-ish or hyphenated.
+_ID_LIKE = re.compile(r"^(?=.*\d)(?:[0-9a-fA-F{}]{8,}|[0-9A-Za-z{}]*-[0-9A-Za-z{}-]*)$")
+
+
+def parse_command(text: str | None) -> Command:
+    """`""`/`help` → Help; `execution <id> [steps]` or `<id> [steps]` → Lookup; else BadId or Usage."""
+    words = unwrap_slack_links(text or "").split()
+    if not words or (len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?")):
+        return Help()
+    args = words[1:] if words[0].lower() in ("execution", "exec", "executions") else words
+    if not args:
+        return Usage("")  # "execution" alone: the id is missing
+    candidate, rest = args[0], args[1:]
+    execution_id = execution_id_in_token(candidate)
+    if execution_id is None:
+        if is_url(candidate) or _ID_LIKE.match(candidate) or args is not words:
+            return BadId(candidate)
+        return Usage(" ".join(words))
+    if not rest:
+        return Lookup(execution_id)
+    if len(rest) == 1 and rest[0].lower() in _VIEWS:
+        return Lookup(execution_id, _VIEWS[rest[0].lower()])  # type: ignore[arg-type]
+    return Usage(" ".join(words))

@@ -1,0 +1,277 @@
+"""Settings: one frozen, typed object built once from the environment.
+
+Every problem is collected, so a bad setup fails at start with one message
+naming every bad variable and what it should be. Secret values are never
+echoed back.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .qflow.platforms import PLATFORMS, platform_for_gateway_host
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_OPEN_URL_TEMPLATE = "{ui_url}/"
+OPEN_URL_FIELDS = frozenset({"ui_url", "gateway_url", "execution_id", "workflow_id"})
+
+Mode = Literal["http", "socket"]
+
+
+class ConfigError(Exception):
+    """The settings are incomplete or wrong; `problems` names each bad variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "QFlow for Slack cannot start: fix these settings (in the environment or .env):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app is configured with. Secrets are left out of repr()."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    host: str = "0.0.0.0"
+    port: int = 3000
+    qualys_gateway_url: str | None = None
+    qualys_ui_url: str | None = None
+    qualys_platform: str | None = None
+    qualys_token: str | None = field(default=None, repr=False)
+    qualys_username: str | None = None
+    qualys_password: str | None = field(default=None, repr=False)
+    execution_method: str = "POST"
+    open_url_template: str = DEFAULT_OPEN_URL_TEMPLATE
+    request_timeout: float = 10.0
+    max_attempts: int = 3
+    workers: int = 16
+    cache_finished_seconds: float = 3600.0
+    cache_running_seconds: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def mode(self) -> Mode:
+        return "socket" if self.slack_app_token else "http"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value configured, for scrubbing output."""
+        values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.qualys_token,
+                  self.qualys_password)
+        return tuple(v for v in values if v)
+
+    def open_url(self, execution_id: str, workflow_id: str | None) -> str | None:
+        """The "Open in Qualys" link for an execution, or None when no UI URL is known."""
+        if not self.qualys_ui_url and "{ui_url}" in self.open_url_template:
+            return None
+        return self.open_url_template.format(
+            ui_url=(self.qualys_ui_url or "").rstrip("/"),
+            gateway_url=(self.qualys_gateway_url or "").rstrip("/"),
+            execution_id=execution_id,
+            workflow_id=workflow_id or "",
+        )
+
+
+def _blank_to_none(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def load_settings(
+    env: Mapping[str, str],
+    *,
+    need_slack: bool = True,
+    need_qualys: bool = True,
+    mode: Mode | None = None,
+) -> Settings:
+    """Settings from `env`; raises ConfigError naming every missing or malformed variable."""
+    problems: list[str] = []
+    get = lambda name: _blank_to_none(env, name)  # noqa: E731
+
+    # --- Slack -----------------------------------------------------------------
+    bot_token, signing_secret, app_token = get("SLACK_BOT_TOKEN"), get("SLACK_SIGNING_SECRET"), get("SLACK_APP_TOKEN")
+    resolved_mode: Mode = mode or ("socket" if app_token else "http")
+    if need_slack:
+        if not bot_token:
+            problems.append(
+                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack app's "
+                "OAuth & Permissions page"
+            )
+        elif not bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN should be the Bot User OAuth Token, which starts with xoxb-")
+        if resolved_mode == "socket":
+            if not app_token:
+                problems.append(
+                    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with the "
+                    "connections:write scope (Basic Information → App-Level Tokens)"
+                )
+            elif not app_token.startswith("xapp-"):
+                problems.append("SLACK_APP_TOKEN should be an app-level token, which starts with xapp-")
+        elif not signing_secret:
+            problems.append(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to check requests come from Slack "
+                "(Basic Information → App Credentials). Or set SLACK_APP_TOKEN to use Socket Mode"
+            )
+    slack_api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+    if not _http_url(slack_api_url):
+        problems.append(f"SLACK_API_URL should be an http(s) URL like {DEFAULT_SLACK_API_URL}")
+    elif not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+    host = get("HOST") or "0.0.0.0"
+    port = _int(env, "PORT", 3000, 0, 65535, problems)
+
+    # --- Qualys ----------------------------------------------------------------
+    platform_name = get("QUALYS_PLATFORM")
+    platform = None
+    if platform_name:
+        platform = PLATFORMS.get(platform_name.upper())
+        if platform is None:
+            problems.append(f"QUALYS_PLATFORM should be one of {', '.join(PLATFORMS)} (or set QUALYS_BASE_URL)")
+    base_url = get("QUALYS_BASE_URL")
+    gateway_url: str | None = None
+    if base_url:
+        if _http_url(base_url):
+            gateway_url = base_url.rstrip("/")
+        else:
+            problems.append("QUALYS_BASE_URL should be your Qualys gateway URL, like https://gateway.qg1.apps.qualys.com")
+    elif platform:
+        gateway_url = platform.gateway_url
+    elif need_qualys and not platform_name:
+        problems.append(
+            "QUALYS_PLATFORM or QUALYS_BASE_URL is not set: name your platform "
+            f"({', '.join(PLATFORMS)}) or give the gateway URL"
+        )
+    ui_url = get("QUALYS_UI_URL")
+    if ui_url and not _http_url(ui_url):
+        problems.append("QUALYS_UI_URL should be the Qualys web UI URL, like https://qualysguard.qualys.com")
+        ui_url = None
+    if not ui_url:
+        if platform:
+            ui_url = platform.ui_url
+        elif gateway_url and (known := platform_for_gateway_host(urlsplit(gateway_url).hostname or "")):
+            ui_url = known.ui_url
+
+    token, username, password = get("QUALYS_TOKEN"), get("QUALYS_USERNAME"), get("QUALYS_PASSWORD")
+    if token and token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    if need_qualys:
+        if token and (username or password):
+            problems.append(
+                "QUALYS_TOKEN and QUALYS_USERNAME/QUALYS_PASSWORD are both set: keep one way to authenticate "
+                "(a static JWT, or a service account the app logs in with)"
+            )
+        elif not token and not (username and password):
+            if username or password:
+                missing = "QUALYS_PASSWORD" if username else "QUALYS_USERNAME"
+                problems.append(f"{missing} is not set: a service account needs both QUALYS_USERNAME and QUALYS_PASSWORD")
+            else:
+                problems.append(
+                    "QUALYS_TOKEN or QUALYS_USERNAME + QUALYS_PASSWORD is not set: give the service account's "
+                    "JWT, or its user name and password"
+                )
+        elif token and (token.count(".") != 2 or any(c.isspace() for c in token)):
+            problems.append("QUALYS_TOKEN should be a JWT (three dot-separated parts, no spaces)")
+
+    method = (get("QFLOW_EXECUTION_METHOD") or "POST").upper()
+    if method not in ("POST", "GET"):
+        problems.append("QFLOW_EXECUTION_METHOD should be POST (as in the API's sample) or GET")
+    template = get("QFLOW_OPEN_URL_TEMPLATE") or DEFAULT_OPEN_URL_TEMPLATE
+    template_problem = _check_template(template)
+    if template_problem:
+        problems.append(f"QFLOW_OPEN_URL_TEMPLATE {template_problem}")
+
+    # --- tuning ----------------------------------------------------------------
+    timeout = _float(env, "QFLOW_TIMEOUT_SECONDS", 10.0, 0.1, 120.0, problems)
+    attempts = _int(env, "QFLOW_MAX_ATTEMPTS", 3, 1, 10, problems)
+    workers = _int(env, "QFLOW_WORKERS", 16, 1, 256, problems)
+    finished_ttl = _float(env, "QFLOW_CACHE_FINISHED_SECONDS", 3600.0, 0.0, 86400.0, problems)
+    running_ttl = _float(env, "QFLOW_CACHE_RUNNING_SECONDS", 10.0, 0.0, 3600.0, problems)
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append("LOG_LEVEL should be DEBUG, INFO, WARNING or ERROR")
+
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token if resolved_mode == "socket" else None,
+        slack_api_url=slack_api_url,
+        host=host,
+        port=port,
+        qualys_gateway_url=gateway_url,
+        qualys_ui_url=ui_url.rstrip("/") if ui_url else None,
+        qualys_platform=platform_name.upper() if platform else None,
+        qualys_token=token,
+        qualys_username=username,
+        qualys_password=password,
+        execution_method=method,
+        open_url_template=template,
+        request_timeout=timeout,
+        max_attempts=attempts,
+        workers=workers,
+        cache_finished_seconds=finished_ttl,
+        cache_running_seconds=running_ttl,
+        log_level=log_level,
+    )
+
+
+def _check_template(template: str) -> str | None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return "has unbalanced braces"
+    unknown = names - OPEN_URL_FIELDS
+    if unknown:
+        return f"uses {', '.join(sorted('{' + n + '}' for n in unknown))}; it may use {{ui_url}}, " \
+               "{gateway_url}, {execution_id} and {workflow_id}"
+    sample = template.format(ui_url="https://ui.example", gateway_url="https://gw.example",
+                             execution_id="0", workflow_id="0")
+    if not _http_url(sample):
+        return "should make an http(s) URL, like {ui_url}/…/{execution_id}"
+    return None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+    raw = _blank_to_none(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        problems.append(f"{name} should be a whole number from {low} to {high} (default {default})")
+        return default
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:
+    raw = _blank_to_none(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        problems.append(f"{name} should be a number of seconds from {low:g} to {high:g} (default {default:g})")
+        return default
+    return value

@@ -1,0 +1,138 @@
+"""`qflow-bot doctor`: checks settings, Slack and Qualys, and says how to fix what is wrong."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from .config import ConfigError, Settings, load_settings
+from .qflow import (
+    AuthenticationFailed,
+    ExecutionNotFound,
+    Forbidden,
+    InvalidResponse,
+    QFlowConnectionError,
+    QFlowError,
+    QFlowTimeout,
+    RateLimited,
+    Unauthorized,
+)
+from .qflow.auth import jwt_expiry
+
+PROBE_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed id that no execution has
+
+Print = Callable[[str], None]
+
+SLACK_HINTS = {
+    "invalid_auth": "SLACK_BOT_TOKEN was refused: copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions",
+    "not_authed": "SLACK_BOT_TOKEN was not sent: check it is set",
+    "account_inactive": "the app was uninstalled or its token revoked: reinstall the app and copy the new token",
+    "token_revoked": "the token was revoked: reinstall the app and copy the new SLACK_BOT_TOKEN",
+}
+
+
+def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = None) -> int:
+    """Run every check it can; 0 when all pass, 1 otherwise."""
+    ok = True
+    settings: Settings | None = None
+    try:
+        settings = load_settings(env)
+        out(f"✓ settings: complete ({'Socket Mode' if settings.mode == 'socket' else 'HTTP on port %d' % settings.port})")
+    except ConfigError as error:
+        ok = False
+        out("✗ settings: " + str(len(error.problems)) + " problem(s)")
+        for problem in error.problems:
+            out(f"    - {problem}")
+
+    slack = settings or _partial(env, need_slack=True, need_qualys=False)
+    if slack and slack.slack_bot_token:
+        ok &= _check_slack(slack, out)
+    else:
+        out("- Slack: not checked until the Slack settings above are fixed")
+
+    qualys = settings or _partial(env, need_slack=False, need_qualys=True)
+    if qualys and qualys.qualys_gateway_url:
+        ok &= _check_qualys(qualys, out, execution_id)
+    else:
+        out("- Qualys: not checked until the Qualys settings above are fixed")
+    out("All checks passed." if ok else "Some checks failed: fix the ✗ lines and run `qflow-bot doctor` again.")
+    return 0 if ok else 1
+
+
+def _partial(env: Mapping[str, str], *, need_slack: bool, need_qualys: bool) -> Settings | None:
+    try:
+        return load_settings(env, need_slack=need_slack, need_qualys=need_qualys)
+    except ConfigError:
+        return None
+
+
+def _check_slack(settings: Settings, out: Print) -> bool:
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    try:
+        auth = client.auth_test()
+    except SlackApiError as e:
+        code = str(e.response.get("error", "unknown_error"))
+        out(f"✗ Slack: auth.test failed ({code}): {SLACK_HINTS.get(code, 'see https://api.slack.com/methods/auth.test')}")
+        return False
+    except Exception as e:  # urllib errors: DNS, refused, TLS
+        out(f"✗ Slack: could not reach {settings.slack_api_url} ({type(e).__name__}): check SLACK_API_URL and the network")
+        return False
+    out(f"✓ Slack: bot token works: workspace {auth.get('team')!r}, bot user @{auth.get('user')}")
+    if settings.mode == "socket" and settings.slack_app_token:
+        try:
+            WebClient(token=settings.slack_app_token, base_url=settings.slack_api_url, timeout=10).apps_connections_open()
+            out("✓ Slack: app-level token can open Socket Mode connections")
+        except SlackApiError as e:
+            code = str(e.response.get("error", "unknown_error"))
+            out(f"✗ Slack: SLACK_APP_TOKEN was refused ({code}): create an app-level token with connections:write "
+                "and turn Socket Mode on in the app settings")
+            return False
+        except Exception as e:
+            out(f"✗ Slack: could not open a Socket Mode connection ({type(e).__name__})")
+            return False
+    return True
+
+
+def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> bool:
+    from .services import build_qflow_client
+
+    if settings.qualys_token:
+        exp = jwt_expiry(settings.qualys_token)
+        if exp is not None and exp < time.time():
+            when = datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            out(f"✗ Qualys: QUALYS_TOKEN expired at {when}: get a new JWT, or use a service account "
+                "(QUALYS_USERNAME + QUALYS_PASSWORD) so the app renews tokens itself")
+            return False
+    client = build_qflow_client(settings)
+    target = execution_id or PROBE_ID
+    try:
+        execution = client.get_execution(target, include_steps=False)
+    except ExecutionNotFound:
+        if execution_id:
+            out(f"✗ Qualys: execution {execution_id} was not found (or is older than 30 days); the token works")
+            return False
+        out(f"✓ Qualys: {settings.qualys_gateway_url} accepted the service token (a probe id was not found, as expected)")
+        return True
+    except AuthenticationFailed as e:
+        out(f"✗ Qualys: the service account could not log in (HTTP {e.status_code}): check QUALYS_USERNAME and QUALYS_PASSWORD")
+    except Unauthorized:
+        out("✗ Qualys: the service token was refused (401): renew QUALYS_TOKEN, or check the service account")
+    except Forbidden:
+        out("✗ Qualys: the service account lacks a QFlow permission: grant one of LIST ALL, LIST WF BY TAGS, LIST MY")
+    except RateLimited:
+        out("✗ Qualys: the API rate limit is used up right now: try again later")
+    except (QFlowTimeout, QFlowConnectionError) as e:
+        out(f"✗ Qualys: could not reach {settings.qualys_gateway_url} ({e}): check QUALYS_BASE_URL/QUALYS_PLATFORM")
+    except InvalidResponse as e:
+        out(f"✗ Qualys: {settings.qualys_gateway_url} did not answer like the QFlow API ({e.detail}): "
+            "check QUALYS_BASE_URL is the API gateway, not the web UI")
+    except QFlowError as e:
+        out(f"✗ Qualys: the executions API failed: {e}")
+    else:
+        out(f"✓ Qualys: execution {target} found (status {execution.status or 'unknown'})")
+        return True
+    return False

@@ -1,0 +1,102 @@
+"""Execution lookups through the cache: details, steps and workflow names in one answer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .cache import SingleFlightCache
+from .qflow import (
+    Execution,
+    QFlowClient,
+    QFlowError,
+    QFlowStatusError,
+    RateLimited,
+    ServerError,
+    WorkflowInfo,
+    validate_execution_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An execution as shown, when it was fetched, and whether the cache answered."""
+
+    execution: Execution
+    fetched_at: datetime
+    cache_hit: bool
+
+
+_NO_NAMES = WorkflowInfo()  # refused or missing: kept for `workflow_refused_ttl`
+_NAMES_LATER = WorkflowInfo()  # a passing fault: asked again soon
+
+
+class ExecutionLookups:
+    """Answers "what is execution X" without spending the Qualys rate budget twice."""
+
+    def __init__(
+        self,
+        client: QFlowClient,
+        *,
+        finished_ttl: float = 3600.0,
+        running_ttl: float = 10.0,
+        workflow_ttl: float = 3600.0,
+        workflow_refused_ttl: float = 600.0,
+        maxsize: int = 1024,
+    ) -> None:
+        self._client = client
+        self._executions: SingleFlightCache[str, tuple[Execution, datetime]] = SingleFlightCache(
+            maxsize, lambda value: finished_ttl if value[0].is_finished else running_ttl
+        )
+        self._workflows: SingleFlightCache[str, WorkflowInfo] = SingleFlightCache(
+            256,
+            lambda info: 30.0 if info is _NAMES_LATER else workflow_refused_ttl if info is _NO_NAMES else workflow_ttl,
+        )
+
+    def get(self, execution_id: str, *, fresh: bool = False) -> Lookup:
+        """The execution with its steps and names; `fresh` asks Qualys again (Refresh)."""
+        execution_id = validate_execution_id(execution_id)
+        (execution, fetched_at), hit = self._executions.get(
+            execution_id, lambda: self._load(execution_id), fresh=fresh
+        )
+        return Lookup(execution, fetched_at, hit)
+
+    def _load(self, execution_id: str) -> tuple[Execution, datetime]:
+        execution = self._client.get_execution(execution_id, include_steps=True)
+        if execution.steps is None:
+            try:
+                steps, total = self._client.get_steps(execution_id)
+                execution = execution.model_copy(update={"steps": steps, "steps_total": total})
+            except QFlowError as error:  # the card says the steps are unavailable
+                log.info("steps of %s unavailable: %s", execution_id, type(error).__name__)
+        return self._with_names(execution), datetime.now(UTC)
+
+    def _with_names(self, execution: Execution) -> Execution:
+        if not execution.workflow:
+            return execution
+        info, _ = self._workflows.get(execution.workflow, lambda: self._workflow_names(execution.workflow or ""))
+        update: dict[str, object] = {}
+        if info.name and not execution.workflow_name:
+            update["workflow_name"] = info.name
+        if info.node_names and execution.steps:
+            update["steps"] = [
+                step.model_copy(update={"name": info.node_names[step.node_id]})
+                if not step.name and step.node_id in info.node_names
+                else step
+                for step in execution.steps
+            ]
+        return execution.model_copy(update=update) if update else execution
+
+    def _workflow_names(self, workflow_id: str) -> WorkflowInfo:
+        try:
+            return self._client.get_workflow(workflow_id)
+        except QFlowStatusError as error:
+            # READ permissions are optional: without them the card shows ids and types.
+            log.info("workflow %s names unavailable: %s", workflow_id, type(error).__name__)
+            return _NAMES_LATER if isinstance(error, RateLimited | ServerError) else _NO_NAMES
+        except QFlowError as error:
+            log.info("workflow %s names unavailable: %s", workflow_id, type(error).__name__)
+            return _NAMES_LATER

@@ -1,0 +1,64 @@
+"""`qflow-bot preview`: the Block Kit JSON the app would send, from the live API or a file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import Settings
+from .links import execution_id_in_token
+from .qflow import QFlowError, parse_execution
+from .render import CardState, SlackMessage, render_execution_card, render_lookup_error
+from .render.state import View
+
+
+class PreviewError(Exception):
+    """The argument is neither a readable execution file nor an execution id."""
+
+
+def preview_file(path: Path, settings: Settings, view: View = "summary", page: int = 0) -> SlackMessage:
+    """The card for an API response (`{"data": {...}}`) or a bare execution object saved in `path`."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PreviewError(f"cannot read {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise PreviewError(f"{path} is not JSON: {e}") from None
+    if not isinstance(payload, Mapping):
+        raise PreviewError(f"{path} holds no execution object")
+    try:
+        execution = parse_execution(payload)
+    except ValueError as e:
+        raise PreviewError(f"{path} holds no execution object: {e}") from None
+    execution_id = execution.execution_id or "00000000-0000-0000-0000-000000000000"
+    state = CardState(execution_id, view, page, private=True)
+    return render_execution_card(
+        execution, state, fetched_at=datetime.now(UTC), open_url=settings.open_url(execution_id, execution.workflow)
+    )
+
+
+def preview_live(execution_id: str, settings: Settings, view: View = "summary", page: int = 0) -> tuple[SlackMessage, bool]:
+    """The card (or the error message a user would see) for a live execution; True when it is a card."""
+    from .services import build_lookups
+
+    state = CardState(execution_id, view, page, private=True)
+    try:
+        lookup = build_lookups(settings).get(execution_id)
+    except QFlowError as error:
+        return render_lookup_error(error, state), False
+    message = render_execution_card(
+        lookup.execution, state, fetched_at=lookup.fetched_at,
+        open_url=settings.open_url(execution_id, lookup.execution.workflow),
+    )
+    return message, True
+
+
+def target_kind(argument: str) -> str:
+    """"file", "id", or "unknown" for a preview argument."""
+    if Path(argument).is_file():
+        return "file"
+    if execution_id_in_token(argument):
+        return "id"
+    return "file" if argument.endswith(".json") else "unknown"

@@ -1,0 +1,56 @@
+"""What a card shows, carried in each button's `value` (clicks in ephemeral messages
+and unfurls come without the message, so the button must say everything)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ..qflow import InvalidExecutionId, validate_execution_id
+
+View = Literal["summary", "steps", "errors"]
+_VIEW_CODES: dict[str, View] = {"s": "summary", "t": "steps", "e": "errors"}
+_CODES = {v: k for k, v in _VIEW_CODES.items()}
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class CardState:
+    execution_id: str
+    view: View = "summary"
+    page: int = 0
+    private: bool = True
+
+    def to_value(self) -> str:
+        """A compact JSON string for a button's `value` (well under Slack's 2000 characters)."""
+        data = {"e": self.execution_id, "v": _CODES[self.view], "p": self.page, "x": int(self.private)}
+        return json.dumps(data, separators=(",", ":"))
+
+    def with_view(self, view: View, page: int = 0) -> CardState:
+        return replace(self, view=view, page=page)
+
+
+class BadButtonValue(ValueError):
+    """A button value that is not one of ours (forged, truncated or from an old version)."""
+
+
+def parse_state(value: str | None) -> CardState:
+    """The CardState in a button value; anything malformed raises BadButtonValue."""
+    if not value or len(value) > 2000:
+        raise BadButtonValue("empty or oversized value")
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise BadButtonValue("not JSON") from None
+    if not isinstance(data, dict):
+        raise BadButtonValue("not an object")
+    try:
+        execution_id = validate_execution_id(data.get("e"))
+    except InvalidExecutionId:
+        raise BadButtonValue("no valid execution id") from None
+    view = _VIEW_CODES.get(data.get("v"), "summary")  # type: ignore[arg-type]
+    page = data.get("p", 0)
+    if not isinstance(page, int) or isinstance(page, bool):
+        page = 0
+    return CardState(execution_id, view, min(max(page, 0), MAX_PAGE), bool(data.get("x", 1)))

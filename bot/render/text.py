@@ -1,0 +1,103 @@
+"""Text pieces for Slack: escaping, truncation, date tokens, durations, short ids."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+ELLIPSIS = "…"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control (`&`, `<`, `>`)."""
+    return _CONTROL.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending in … when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + ELLIPSIS
+
+
+def one_line(text: str) -> str:
+    """Whitespace (newlines included) folded to single spaces."""
+    return " ".join(text.split())
+
+
+def safe(text: str, limit: int) -> str:
+    """Outside text made safe for mrkdwn: one line, escaped, at most `limit` characters.
+
+    A cut never splits an entity such as `&amp;`, so the budget holds however
+    many characters needed escaping.
+    """
+    escaped = escape(one_line(text))
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: max(0, limit - 1)]
+    amp = cut.rfind("&", max(0, len(cut) - 4))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + ELLIPSIS
+
+
+def code(text: str, limit: int = 80) -> str:
+    """Outside text shown as inline code; backticks cannot end the span early."""
+    return "`" + safe(text.replace("`", "ʼ"), limit) + "`"
+
+
+def plain(text: str, limit: int) -> str:
+    """Outside text for a plain_text object: no escaping needed, one line, cut."""
+    return truncate(one_line(_CONTROL.sub("", text)), limit)
+
+
+def utc_fallback(moment: datetime, *, seconds: bool = False) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
+
+
+def date_token(moment: datetime, *, seconds: bool = False) -> str:
+    """A Slack date token: each reader sees their own time zone; others see UTC."""
+    fmt = "{date_short_pretty} {time_secs}" if seconds else "{date_short_pretty} {time}"
+    return f"<!date^{int(moment.timestamp())}^{fmt}|{utc_fallback(moment, seconds=seconds)}>"
+
+
+def format_duration(seconds: float | None) -> str:
+    """`0.4 s`, `12.1 s`, `1m 11s`, `2h 03m`, `3d 4h`; `—` when unknown."""
+    if seconds is None or seconds < 0:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = int(round(seconds))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s"
+
+
+def short_id(value: str, keep: int = 8) -> str:
+    """A long id shortened for use as a label: `…855b316a`; short values unchanged."""
+    value = value.strip()
+    return value if len(value) <= keep + 4 else ELLIPSIS + value[-keep:]
+
+
+def joined(items: Iterable[str], limit: int, sep: str = " · ") -> str:
+    """Escaped items joined, cut to about `limit` characters with "+N more" for what did not fit."""
+    items = [one_line(i) for i in items if i and i.strip()]
+    out: list[str] = []
+    used = 0
+    for index, item in enumerate(items):
+        piece = safe(item, max(8, limit // 2))
+        rest = len(items) - index - 1
+        tail = len(f"{sep}+{rest} more") if rest else 0
+        if used + len(piece) + (len(sep) if out else 0) + tail > limit and out:
+            out.append(f"+{len(items) - index} more")
+            break
+        out.append(piece)
+        used += len(piece) + (len(sep) if len(out) > 1 else 0)
+    return sep.join(out)

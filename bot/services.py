@@ -1,0 +1,38 @@
+"""Building the QFlow side from Settings (kept out of the client, which takes plain values)."""
+
+from __future__ import annotations
+
+import httpx
+
+from .config import Settings
+from .lookup import ExecutionLookups
+from .qflow import QFlowClient, RetryPolicy, ServiceAccountToken, StaticToken, TokenProvider, build_http_client
+
+
+def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:
+    """A QFlowClient for the configured gateway and service token."""
+    if not settings.qualys_gateway_url:
+        raise ValueError("no Qualys gateway configured")
+    http = build_http_client(settings.request_timeout, transport)
+    tokens: TokenProvider
+    if settings.qualys_token:
+        tokens = StaticToken(settings.qualys_token)
+    else:
+        tokens = ServiceAccountToken(
+            settings.qualys_gateway_url, settings.qualys_username or "", settings.qualys_password or "", http
+        )
+    return QFlowClient(
+        settings.qualys_gateway_url,
+        tokens,
+        http,
+        execution_method=settings.execution_method,
+        retry=RetryPolicy(max_attempts=settings.max_attempts),
+    )
+
+
+def build_lookups(settings: Settings, client: QFlowClient | None = None) -> ExecutionLookups:
+    return ExecutionLookups(
+        client or build_qflow_client(settings),
+        finished_ttl=settings.cache_finished_seconds,
+        running_ttl=settings.cache_running_seconds,
+    )

@@ -1,0 +1,10 @@
+"""Thin Bolt listeners: acknowledge at once, hand the work to the CardService."""
+
+from slack_bolt import App
+
+from . import actions, commands
+
+
+def register_listeners(app: App, command: str = "/qflow") -> None:
+    commands.register(app, command)
+    actions.register(app)

@@ -1,0 +1,31 @@
+"""`/qflow`: help, usage and bad ids are answered in the ack itself; lookups after it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from ...command import BadId, Help, Lookup, Usage, parse_command
+from ...render import CardState, render_help, render_invalid_id, render_usage
+from ..cards import CardService, looking_up, response_url_sender
+
+
+def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
+    name = command.get("command") or "/qflow"
+    request = parse_command(command.get("text"))
+    if isinstance(request, Help):
+        ack(response_type="ephemeral", **render_help(name).payload())
+    elif isinstance(request, Usage):
+        ack(response_type="ephemeral", **render_usage(request.given, name).payload())
+    elif isinstance(request, BadId):
+        ack(response_type="ephemeral", **render_invalid_id(request.given).payload())
+    elif isinstance(request, Lookup):
+        state = CardState(request.execution_id, request.view, private=True)
+        ack(response_type="ephemeral", **looking_up(state).payload())
+        send = response_url_sender(command["response_url"], response_type="ephemeral", replace_original=True)
+        qflow.answer_lookup(state, send)
+
+
+def register(app: App, command: str) -> None:
+    app.command(command)(qflow_command_callback)

@@ -1,0 +1,139 @@
+"""Runs the real app (`python -m bot`) as a process against the loopback fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.qualys import FakeQualys
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+_LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
+_OUR_VARIABLES = ("SLACK_", "QUALYS_", "QFLOW_", "PORT", "HOST", "LOG_LEVEL")
+
+
+class RunningApp:
+    def __init__(self, process: subprocess.Popen[str], url: str | None, log: list[str]) -> None:
+        self.process = process
+        self.url = url
+        self.log = log
+        self.http = httpx.Client(timeout=10)
+
+    @property
+    def log_text(self) -> str:
+        return "\n".join(self.log)
+
+    # --- Slack requests, signed as Slack signs them --------------------------------
+    def post_signed(self, body: str, content_type: str, *, secret: str = SIGNING_SECRET,
+                    timestamp: int | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+        sent = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+        assert self.url
+        return self.http.post(self.url + "/slack/events", content=body.encode(), headers={**sent, **(headers or {})})
+
+    def command(self, text: str, response_url: str, **kwargs: Any) -> httpx.Response:
+        form = {
+            "token": "deprecated", "team_id": "T0FAKE", "team_domain": "fake", "channel_id": "C0CHAN",
+            "channel_name": "incident", "user_id": "U0ASKER", "user_name": "asker", "command": "/qflow",
+            "text": text, "api_app_id": "A0APP", "response_url": response_url, "trigger_id": "1.2.3",
+        }
+        return self.post_signed(urlencode(form), "application/x-www-form-urlencoded", **kwargs)
+
+    def click(self, button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER",
+              container: dict[str, Any] | None = None, message: dict[str, Any] | None = None) -> httpx.Response:
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": "clicker", "team_id": "T0FAKE"},
+            "api_app_id": "A0APP",
+            "team": {"id": "T0FAKE", "domain": "fake"},
+            "container": container or {"type": "message", "message_ts": "1700000000.000100",
+                                        "channel_id": "C0CHAN", "is_ephemeral": True},
+            "channel": {"id": "C0CHAN", "name": "incident"},
+            "trigger_id": "1.2.3",
+            "response_url": response_url,
+            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "qflow_card_actions",
+                         "value": button.get("value"), "text": button["text"], "action_ts": "1700000001.1"}],
+        }
+        if message is not None:
+            payload["message"] = message
+        return self.post_signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def stop(self) -> int:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_VARIABLES)}
+    env.update({
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "QUALYS_BASE_URL": qualys.url,
+        "QUALYS_UI_URL": "https://qualysguard.qualys.com",
+        "HOST": "127.0.0.1",
+        "PORT": "0",
+        "QFLOW_TIMEOUT_SECONDS": "2",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+@contextmanager
+def run_app(env: dict[str, str], *args: str, wait_for: str | None = "listening on",
+            cwd: Path | None = None, timeout: float = 30) -> Iterator[RunningApp]:
+    """Start `python -m bot` and wait until it logs `wait_for` (HTTP: its port)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd or ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )
+    log: list[str] = []
+    seen = threading.Condition()
+
+    def pump() -> None:
+        assert process.stdout
+        for line in process.stdout:
+            with seen:
+                log.append(line.rstrip("\n"))
+                seen.notify_all()
+        with seen:
+            seen.notify_all()
+
+    threading.Thread(target=pump, daemon=True).start()
+    url = None
+    if wait_for:
+        with seen:
+            ok = seen.wait_for(lambda: any(wait_for in line for line in log) or process.poll() is not None, timeout)
+        if not ok or process.poll() is not None:
+            process.kill()
+            raise AssertionError("app did not start:\n" + "\n".join(log))
+        match = next((m for line in log if (m := _LISTENING.search(line))), None)
+        url = f"http://{match.group(1)}:{match.group(2)}" if match else None
+    app = RunningApp(process, url, log)
+    try:
+        yield app
+    finally:
+        app.stop()

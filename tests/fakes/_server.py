@@ -1,0 +1,99 @@
+"""A loopback HTTP server that records requests and lets tests wait for them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    data: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str | None = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+    # "reset": close the connection without an answer; "truncate": promise more bytes than sent.
+    fault: str | None = None
+
+
+class LoopbackServer:
+    """Serves `handle(request) -> Reply` on 127.0.0.1 in a thread; records every request."""
+
+    def __init__(self, handle: Callable[[Recorded], Reply]) -> None:
+        self._handle = handle
+        self.requests: list[Recorded] = []
+        self._changed = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = Recorded(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, body)
+                reply = outer._handle(request)
+                with outer._changed:
+                    outer.requests.append(request)
+                    outer._changed.notify_all()
+                if reply.fault == "reset":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                payload = reply.body.encode() if isinstance(reply.body, str) else (reply.body or b"")
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                declared = len(payload) * 2 + 10 if reply.fault == "truncate" else len(payload)
+                self.send_header("Content-Length", str(declared))
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+                if reply.fault == "truncate":
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait_for(self, predicate: Callable[[list[Recorded]], Any], timeout: float = 15.0) -> Any:
+        """Block until `predicate(requests)` is truthy (returning it), or fail after `timeout`."""
+        with self._changed:
+            result = self._changed.wait_for(lambda: predicate(list(self.requests)), timeout=timeout)
+        if not result:
+            raise AssertionError(f"timed out after {timeout}s waiting; saw {[(r.method, r.path) for r in self.requests]}")
+        return result

@@ -1,0 +1,170 @@
+"""A loopback fake of the Qualys gateway: `/auth` and the QFlow executions API.
+
+Wire format as documented: `/auth` takes form fields and answers a plain-text
+JWT (201); the executions API takes `Authorization: Bearer <jwt>` and answers
+`{"data": {...}}`; errors are JSON like `{"status":401,"error":"Unauthorized",
+"message":"JWT expired"}`. Faults can be queued per path.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from ._server import LoopbackServer, Recorded, Reply
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+USERNAME, PASSWORD = "qflow_svc", "fake-Pa55word!"
+_EXECUTION = re.compile(r"^/qflowapi/v1/executions/([^/]+)(/steps)?$")
+_WORKFLOW = re.compile(r"^/qflowapi/v1/workflows/([^/]+)$")
+
+
+def make_jwt(exp: float, subject: str = USERNAME, serial: int = 0) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': subject, 'exp': int(exp), 'n': serial})}.fakesig{serial}"
+
+
+def load_example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / name).read_text())["data"]
+
+
+def error_body(status: int, error: str, message: str) -> str:
+    return json.dumps({"status": status, "error": error, "message": message})
+
+
+class FakeQualys:
+    def __init__(self, token_lifetime: float = 4 * 3600) -> None:
+        self.token_lifetime = token_lifetime
+        self.executions: dict[str, dict[str, Any]] = {}
+        self.steps_endpoint: dict[str, list[dict[str, Any]]] = {}
+        self.workflows: dict[str, dict[str, Any]] = {}
+        self.valid_tokens: set[str] = set()
+        self.expired_tokens: set[str] = set()
+        self._faults: dict[str, deque[Reply | float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._serial = 0
+        self.gate = threading.Event()
+        self.gate.set()  # clear it to hold every executions call until set again
+        self.held = 0
+        self._server = LoopbackServer(self._handle)
+
+    def start(self) -> FakeQualys:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self.gate.set()
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    # --- scripting -----------------------------------------------------------
+    def add_execution(self, data: dict[str, Any], *, inline_steps: bool = True) -> str:
+        data = copy.deepcopy(data)
+        execution_id = data["id"]
+        steps = data.pop("steps", None)
+        if isinstance(steps, dict):
+            steps = steps.get("items")
+        if steps is not None:
+            if inline_steps:
+                data["steps"] = steps
+            else:
+                self.steps_endpoint[execution_id] = steps
+        self.executions[execution_id] = data
+        return execution_id
+
+    def issue_token(self, lifetime: float | None = None) -> str:
+        with self._lock:
+            self._serial += 1
+            token = make_jwt(time.time() + (self.token_lifetime if lifetime is None else lifetime), serial=self._serial)
+            self.valid_tokens.add(token)
+            return token
+
+    def expire(self, token: str) -> None:
+        """The gateway now treats `token` as expired (as it would after its `exp`)."""
+        self.valid_tokens.discard(token)
+        self.expired_tokens.add(token)
+
+    def fail_next(self, path: str, *replies: Reply | float) -> None:
+        """The next requests to `path` get these replies; a float delays a normal answer by that many seconds."""
+        with self._lock:
+            self._faults[path].extend(replies)
+
+    # --- what tests read --------------------------------------------------------
+    @property
+    def requests(self) -> list[Recorded]:
+        return list(self._server.requests)
+
+    def calls(self, path_part: str) -> list[Recorded]:
+        return [r for r in self.requests if path_part in r.path]
+
+    def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
+        return self._server.wait_for(predicate, timeout)
+
+    # --- serving -----------------------------------------------------------------
+    def _handle(self, request: Recorded) -> Reply:
+        with self._lock:
+            queue = self._faults.get(request.path)
+            fault = queue.popleft() if queue else None
+        if isinstance(fault, Reply):
+            return fault
+        if isinstance(fault, float | int):
+            threading.Event().wait(fault)  # a slow gateway
+        if request.path == "/auth":
+            return self._auth(request)
+        token = request.headers.get("authorization", "")
+        if not token.startswith("Bearer "):
+            return Reply(401, error_body(401, "Unauthorized", "Full authentication is required"))
+        token = token[7:]
+        if token in self.expired_tokens:
+            return Reply(401, error_body(401, "Unauthorized", "JWT expired"))
+        if token not in self.valid_tokens:
+            return Reply(401, error_body(401, "Unauthorized", "Invalid JWT"))
+        if match := _EXECUTION.match(request.path):
+            if not self.gate.is_set():
+                with self._lock:
+                    self.held += 1
+                self.gate.wait(60)
+            return self._execution(request, match.group(1), bool(match.group(2)))
+        if match := _WORKFLOW.match(request.path):
+            workflow = self.workflows.get(match.group(1))
+            if workflow is None:
+                return Reply(403, error_body(403, "Forbidden", "Access denied"))
+            return Reply(200, json.dumps({"data": workflow}))
+        return Reply(404, error_body(404, "Not Found", "No such API"))
+
+    def _auth(self, request: Recorded) -> Reply:
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        if "x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+            return Reply(415, error_body(415, "Unsupported Media Type", "form expected"))
+        if form.get("username") != USERNAME or form.get("password") != PASSWORD or form.get("token") != "true":
+            return Reply(401, error_body(401, "Unauthorized", "Bad credentials"))
+        return Reply(201, self.issue_token(), content_type="text/plain")
+
+    def _execution(self, request: Recorded, execution_id: str, steps_only: bool) -> Reply:
+        data = self.executions.get(execution_id)
+        if data is None:
+            return Reply(404, error_body(404, "Not Found", f"Execution {execution_id} not found"))
+        if steps_only:
+            if request.method != "GET":
+                return Reply(405, error_body(405, "Method Not Allowed", "GET only"))
+            items = self.steps_endpoint.get(execution_id, data.get("steps") or [])
+            return Reply(200, json.dumps({"total": len(items), "items": items}))
+        if request.method not in ("GET", "POST"):
+            return Reply(405, error_body(405, "Method Not Allowed", ""))
+        body = copy.deepcopy(data)
+        if request.query.get("includeSteps", ["false"])[0] != "true":
+            body.pop("steps", None)
+        return Reply(200, json.dumps({"data": body}))

@@ -1,0 +1,123 @@
+"""A loopback fake of the Slack Web API and of `response_url` endpoints.
+
+Follows the documented wire format: Web API methods at `/api/<method>` take
+form or JSON bodies and answer `{"ok": ...}`; response URLs take JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict, deque
+from typing import Any
+from urllib.parse import parse_qs
+
+from ._server import LoopbackServer, Recorded, Reply
+
+BOT_TOKEN = "xoxb-1111-2222-fakebottokenvalue"
+APP_TOKEN = "xapp-1-A111-2222-fakeapptokenvalue"
+SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self._faults: dict[str, deque[Reply]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self.socket_url: str | None = None
+        self._server = LoopbackServer(self._handle)
+        self._response_ids = 0
+
+    def start(self) -> FakeSlack:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def api_url(self) -> str:
+        return self._server.url + "/api/"
+
+    def new_response_url(self) -> str:
+        with self._lock:
+            self._response_ids += 1
+            return f"{self._server.url}/response/{self._response_ids}"
+
+    def fail_next(self, target: str, *replies: Reply) -> None:
+        """Answer the next calls of `target` (a Web API method, or "response") with `replies`."""
+        with self._lock:
+            self._faults[target].extend(replies)
+
+    # --- what tests read ------------------------------------------------------
+    @property
+    def requests(self) -> list[Recorded]:
+        return list(self._server.requests)
+
+    def api_calls(self, method: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.meta.get("api") and (method is None or r.meta["api"] == method)]
+
+    def responses(self, url: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.meta.get("response_url")
+                and (url is None or r.meta["response_url"] == url) and r.meta.get("answered")]
+
+    def wait_for_responses(self, url: str, count: int = 1, timeout: float = 15.0) -> list[Recorded]:
+        return self._server.wait_for(
+            lambda reqs: (found if len(found := [r for r in reqs if r.meta.get("response_url") == url
+                                                  and r.meta.get("answered")]) >= count else None),
+            timeout,
+        )
+
+    def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
+        return self._server.wait_for(predicate, timeout)
+
+    # --- serving ----------------------------------------------------------------
+    def _handle(self, request: Recorded) -> Reply:
+        if request.path.startswith("/response/"):
+            request.meta["response_url"] = self._server.url + request.path
+            request.data = json.loads(request.body or b"{}")
+            fault = self._next_fault("response")
+            if fault:
+                return fault
+            request.meta["answered"] = True
+            return Reply(200, "ok", content_type="text/plain")
+        if request.path.startswith("/api/"):
+            method = request.path[len("/api/"):]
+            request.meta["api"] = method
+            request.data = _params(request)
+            fault = self._next_fault(method)
+            if fault:
+                return fault
+            return self._api(method, request)
+        return Reply(404, json.dumps({"ok": False, "error": "unknown_path"}))
+
+    def _next_fault(self, target: str) -> Reply | None:
+        with self._lock:
+            queue = self._faults.get(target)
+            return queue.popleft() if queue else None
+
+    def _api(self, method: str, request: Recorded) -> Reply:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ") or request.data.get("token", "")
+        if method == "apps.connections.open":
+            if token != APP_TOKEN:
+                return _ok(False, error="invalid_auth")
+            return _ok(True, url=self.socket_url or "ws://127.0.0.1:9/")
+        if token != BOT_TOKEN:
+            return _ok(False, error="invalid_auth")
+        if method == "auth.test":
+            return _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
+                       user_id="U0BOT", bot_id="B0BOT")
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.unfurl", "chat.delete"):
+            return _ok(True, channel=request.data.get("channel"), ts="1700000000.000100")
+        return _ok(False, error="unknown_method")
+
+
+def _params(request: Recorded) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type:
+        return json.loads(request.body or b"{}")
+    parsed = parse_qs(request.body.decode(), keep_blank_values=True)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _ok(ok: bool, **fields: Any) -> Reply:
+    return Reply(200, json.dumps({"ok": ok, **fields}))

@@ -1,0 +1,62 @@
+import json
+
+import httpx
+
+from bot.lookup import ExecutionLookups
+from bot.qflow import QFlowClient, StaticToken, build_http_client
+
+EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
+WF = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
+
+
+def make(routes):
+    seen = []
+
+    def handler(request: httpx.Request):
+        seen.append((request.method, request.url.path))
+        for (method, path), answer in routes.items():
+            if request.method == method and request.url.path == path:
+                return answer() if callable(answer) else answer
+        raise AssertionError(f"unexpected {request.method} {request.url.path}")
+
+    client = QFlowClient("https://gw", StaticToken("a.b.c"), build_http_client(5, httpx.MockTransport(handler)),
+                         sleep=lambda s: None)
+    return ExecutionLookups(client), seen
+
+
+EXEC = ("POST", f"/qflowapi/v1/executions/{EID}")
+STEPS = ("GET", f"/qflowapi/v1/executions/{EID}/steps")
+WORKFLOW = ("GET", f"/qflowapi/v1/workflows/{WF}")
+DEFINITION = {"data": {"name": "Remediate", "definition": json.dumps({"components": [{"id": "n-1", "name": "Filter"}]})}}
+
+
+def test_steps_come_from_the_steps_endpoint_when_not_inline_and_names_are_applied():
+    lookups, seen = make({
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Success"}}),
+        STEPS: httpx.Response(200, json={"total": 1, "items": [{"nodeId": "n-1", "eventOrder": 1}]}),
+        WORKFLOW: httpx.Response(200, json=DEFINITION),
+    })
+    result = lookups.get(EID)
+    assert result.execution.workflow_name == "Remediate"
+    assert result.execution.steps[0].name == "Filter" and result.execution.steps_total == 1
+    assert not result.cache_hit
+    assert lookups.get(EID).cache_hit and len(seen) == 3  # finished: served from the cache
+
+
+def test_refused_workflow_definition_falls_back_quietly_and_is_remembered():
+    lookups, seen = make({
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Running", "steps": []}}),
+        WORKFLOW: httpx.Response(403, json={"message": "no READ"}),
+    })
+    first = lookups.get(EID)
+    assert first.execution.workflow_name is None
+    lookups.get(EID, fresh=True)
+    assert seen.count(WORKFLOW) == 1 and seen.count(EXEC) == 2
+
+
+def test_unavailable_steps_leave_the_card_usable():
+    lookups, _ = make({
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "status": "Failed"}}),
+        STEPS: httpx.Response(404, json={"message": "no steps"}),
+    })
+    assert lookups.get(EID).execution.steps is None
