@@ -41,7 +41,8 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
     settings: Settings | None = None
     try:
         settings = load_settings(env)
-        out(f"✓ settings: complete ({'Socket Mode' if settings.mode == 'socket' else 'HTTP on port %d' % settings.port})")
+        mode = "Socket Mode" if settings.mode == "socket" else f"HTTP on port {settings.port}"
+        out(f"✓ settings: complete ({mode})")
     except ConfigError as error:
         ok = False
         out("✗ settings: " + str(len(error.problems)) + " problem(s)")

@@ -19,7 +19,8 @@ SECRET_VALUE = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWTs
     r"|[Bb]earer\s+[A-Za-z0-9._~+/-]{12,}=*"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)"  # URLs with a password
+    # URLs with a password; the scheme starts at a word boundary and is short, so the scan stays linear.
+    r"|(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^/\s:@]{1,256}:[^/\s@]{1,256}@)"
 )
 
 

@@ -6,7 +6,14 @@ import httpx
 
 from .config import Settings
 from .lookup import ExecutionLookups
-from .qflow import QFlowClient, RetryPolicy, ServiceAccountToken, StaticToken, TokenProvider, build_http_client
+from .qflow import (
+    QFlowClient,
+    RetryPolicy,
+    ServiceAccountToken,
+    StaticToken,
+    TokenProvider,
+    build_http_client,
+)
 
 
 def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:

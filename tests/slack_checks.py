@@ -14,14 +14,17 @@ from bot.render.message import limit_problems
 _ALLOWED = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time(?:_secs)?\}\|[0-9: -]+UTC>|<@[UW][A-Z0-9]+>")
 
 
-def strings(node: Any) -> list[str]:
+def strings(node: Any, *, mrkdwn_only: bool = False) -> list[str]:
+    """Every text in blocks; with `mrkdwn_only`, leave out plain_text objects (Slack shows them literally)."""
     if isinstance(node, str):
         return [node]
     if isinstance(node, Mapping):
+        if mrkdwn_only and node.get("type") == "plain_text":
+            return []
         return [s for k, v in node.items() if k not in ("type", "action_id", "block_id", "url", "value")
-                for s in strings(v)]
+                for s in strings(v, mrkdwn_only=mrkdwn_only)]
     if isinstance(node, list):
-        return [s for item in node for s in strings(item)]
+        return [s for item in node for s in strings(item, mrkdwn_only=mrkdwn_only)]
     return []
 
 
@@ -34,7 +37,7 @@ def assert_valid_message(payload: Mapping[str, Any]) -> None:
         assert parsed is not None, f"unknown block {block}"
         parsed.to_dict()  # raises SlackObjectFormationError on a broken block
     assert limit_problems(payload) == []
-    for text in [payload["text"], *strings(blocks)]:
+    for text in [payload["text"], *strings(blocks, mrkdwn_only=True)]:
         leftover = _ALLOWED.sub("", text)
         assert "<" not in leftover and ">" not in leftover, f"unescaped angle bracket in {text!r}"
     assert "link_names" not in payload

@@ -12,7 +12,13 @@ from typing import Protocol
 
 import httpx
 
-from .errors import AuthenticationFailed, InvalidResponse, QFlowConnectionError, QFlowTimeout, status_error_for
+from .errors import (
+    AuthenticationFailed,
+    InvalidResponse,
+    QFlowConnectionError,
+    QFlowTimeout,
+    status_error_for,
+)
 from .retry import parse_retry_after
 
 # Qualys user JWTs last 4 hours; renew this long before `exp`.

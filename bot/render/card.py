@@ -251,9 +251,9 @@ def _errors_blocks(execution: Execution, state: CardState) -> list[Block]:
     lines = []
     if execution.error_text and page == 0:
         lines.append(f"*Execution:* {safe(execution.error_text, 700)}")
-    steps = execution.ordered_steps
+    position = {id(step): index for index, step in enumerate(execution.ordered_steps)}
     for step in failed[page * ERRORS_PAGE_SIZE:(page + 1) * ERRORS_PAGE_SIZE]:
-        order = _step_order(step, steps.index(step))
+        order = _step_order(step, position[id(step)])
         text = safe(step.error_text, 420) if step.error_text else f"ended {safe(one_line_status(step.status), 40)} with no error text"
         lines.append(f"`{order:>2}` {status_marker(step.kind)} {_step_label(step, 50)} — {text}")
     if not lines:

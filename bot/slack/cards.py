@@ -50,7 +50,7 @@ def response_url_sender(url: str, **options: Any) -> Send:
     )
 
     def send(message: SlackMessage) -> None:
-        response = client.send(text=message.text, blocks=message.blocks, **options)
+        response = client.send(text=message.text, blocks=message.blocks or None, **options)
         if response.status_code != 200:
             log.warning("response_url answered %s: %s", response.status_code, response.body[:200])
 

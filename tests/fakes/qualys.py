@@ -110,6 +110,10 @@ class FakeQualys:
     def calls(self, path_part: str) -> list[Recorded]:
         return [r for r in self.requests if path_part in r.path]
 
+    def execution_calls(self, execution_id: str) -> list[Recorded]:
+        """Calls of the execution-details API itself (not its steps) for one id."""
+        return [r for r in self.requests if r.path == f"/qflowapi/v1/executions/{execution_id}"]
+
     def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
         return self._server.wait_for(predicate, timeout)
 

@@ -1,0 +1,87 @@
+"""The command line as a new user meets it: a bad setup, `preview`, `doctor`, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.e2e.conftest import stock_qualys
+from tests.e2e.harness import ROOT, app_env
+from tests.fakes.qualys import make_jwt
+from tests.fakes.slack import FakeSlack
+from tests.slack_checks import all_text, assert_valid_message
+
+SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
+
+
+def run(args, env, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "QUALYS_", "QFLOW_"))}
+    return {**env, **extra}
+
+
+def test_bad_settings_stop_the_app_with_one_message_naming_each(tmp_path):
+    result = run([], clean_env(SLACK_BOT_TOKEN="xoxp-wrong-kind-secret", QUALYS_PLATFORM="MARS", PORT="x"),
+                 cwd=tmp_path)
+    assert result.returncode == 2
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "QUALYS_PLATFORM", "QUALYS_TOKEN", "PORT"):
+        assert name in result.stderr
+    assert "xoxp-wrong-kind-secret" not in result.stderr + result.stdout
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\nQUALYS_PLATFORM=MARS\n")
+    result = run([], clean_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" not in result.stderr and "QUALYS_PLATFORM should be one of" in result.stderr
+
+
+def test_preview_offline_files(tmp_path):
+    for name, steps in (("sample-response.json", False), ("failed-with-steps.json", True), ("running.json", False)):
+        result = run(["preview", f"examples/{name}", *(["--steps"] if steps else [])], clean_env())
+        assert result.returncode == 0, result.stderr
+        payload = json.loads(result.stdout)
+        assert set(payload) == {"text", "blocks"}
+        assert_valid_message(payload)
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({"id": SAMPLE, "status": "Failed", "error": "<!channel> boom"}))
+    payload = json.loads(run(["preview", str(bare), "--errors"], clean_env()).stdout)
+    assert "&lt;!channel&gt; boom" in all_text(payload)
+    bad = run(["preview", "nope.json"], clean_env())
+    assert bad.returncode == 2 and "cannot read" in bad.stderr
+    assert run(["preview", "banana"], clean_env()).returncode == 2
+
+
+def test_preview_live_and_doctor_against_the_fakes():
+    slack, qualys = FakeSlack().start(), stock_qualys()
+    try:
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())
+        live = run(["preview", SAMPLE], env)
+        assert live.returncode == 0, live.stderr
+        assert json.loads(live.stdout)["blocks"][0]["text"]["text"] == "✅ Success · Remediate public S3 buckets"
+        missing = run(["preview", "11111111-2222-4333-8444-555555555555"], env)
+        assert missing.returncode == 1 and "No execution" in missing.stdout
+
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "✓ Slack" in doctor.stdout and "✓ Qualys" in doctor.stdout and "All checks passed" in doctor.stdout
+        assert run(["doctor", "--execution", SAMPLE], env).returncode == 0
+
+        broken = {**env, "SLACK_BOT_TOKEN": "xoxb-revoked-token", "QUALYS_TOKEN": make_jwt(0)}
+        doctor = run(["doctor"], broken)
+        assert doctor.returncode == 1
+        assert "invalid_auth" in doctor.stdout and "QUALYS_TOKEN expired" in doctor.stdout
+        assert "xoxb-revoked-token" not in doctor.stdout
+
+        refused = {**env, "QUALYS_TOKEN": make_jwt(4102444800)}  # well-formed, unexpired, unknown to the gateway
+        doctor = run(["doctor"], refused)
+        assert doctor.returncode == 1 and "service token was refused (401)" in doctor.stdout
+    finally:
+        slack.stop()
+        qualys.stop()
