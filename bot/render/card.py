@@ -36,6 +36,7 @@ STATUS_MARKERS: dict[StatusKind, str] = {
 STEPS_PAGE_SIZE = 10
 ERRORS_PAGE_SIZE = 5
 FIELD_VALUE_CHARS = 300
+MAX_PAIRS_SCANNED = FIELD_VALUE_CHARS // 4  # "a=b" plus a separator is the shortest item that shows
 BAR_WIDTH = 8
 
 # action_ids: listeners match the prefix, the value says the rest.
@@ -150,8 +151,8 @@ def _fields(execution: Execution) -> list[str]:
         ("Steps", step_counts(execution)),
         ("Ended", date_token(execution.ended) if execution.ended else
          ("still running" if not execution.is_finished else "—")),
-        ("Variables", joined(redact_pairs(execution.variables), FIELD_VALUE_CHARS)),
-        ("Tags", joined(redact_pairs(execution.tags), FIELD_VALUE_CHARS)),
+        ("Variables", _pairs(execution.variables)),
+        ("Tags", _pairs(execution.tags)),
         ("Services", joined(c.services, FIELD_VALUE_CHARS)),
         ("Apps", joined(c.apps, FIELD_VALUE_CHARS)),
         ("Resource groups", joined([*c.resource_groups, *c.projects], FIELD_VALUE_CHARS)),
@@ -160,6 +161,12 @@ def _fields(execution: Execution) -> list[str]:
          + (f" +{len(execution.linked_execution_ids) - 3} more" if len(execution.linked_execution_ids) > 3 else "")),
     ]
     return [f"*{label}*\n{value}" for label, value in rows if value][:MAX_FIELDS]
+
+
+def _pairs(items: list[str]) -> str:
+    """`key=value` items, secrets masked; only as many are scanned as the field can show."""
+    shown = items[:MAX_PAIRS_SCANNED]
+    return joined(redact_pairs(shown), FIELD_VALUE_CHARS, unseen=len(items) - len(shown))
 
 
 def _step_label(step: Step, limit: int = 60) -> str:

@@ -86,18 +86,21 @@ def short_id(value: str, keep: int = 8) -> str:
     return value if len(value) <= keep + 4 else ELLIPSIS + value[-keep:]
 
 
-def joined(items: Iterable[str], limit: int, sep: str = " · ") -> str:
-    """Escaped items joined, cut to about `limit` characters with "+N more" for what did not fit."""
+def joined(items: Iterable[str], limit: int, sep: str = " · ", unseen: int = 0) -> str:
+    """Escaped items joined, cut to about `limit` characters, ending "+N more" for what did not fit
+    (`unseen` counts items the caller left out before calling)."""
     items = [one_line(i) for i in items if i and i.strip()]
     out: list[str] = []
     used = 0
     for index, item in enumerate(items):
         piece = safe(item, max(8, limit // 2))
-        rest = len(items) - index - 1
+        rest = len(items) - index - 1 + unseen
         tail = len(f"{sep}+{rest} more") if rest else 0
-        if used + len(piece) + (len(sep) if out else 0) + tail > limit and out:
-            out.append(f"+{len(items) - index} more")
-            break
+        if out and used + len(sep) + len(piece) + tail > limit:
+            out.append(f"+{len(items) - index + unseen} more")
+            return sep.join(out)
+        used += len(piece) + (len(sep) if out else 0)
         out.append(piece)
-        used += len(piece) + (len(sep) if len(out) > 1 else 0)
+    if unseen and out:
+        out.append(f"+{unseen} more")
     return sep.join(out)

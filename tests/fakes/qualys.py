@@ -56,6 +56,7 @@ class FakeQualys:
         self.gate = threading.Event()
         self.gate.set()  # clear it to hold every executions call until set again
         self.held = 0
+        self.latency = 0.0  # seconds every executions call takes (benchmarks)
         self._server = LoopbackServer(self._handle)
 
     def start(self) -> FakeQualys:
@@ -137,6 +138,8 @@ class FakeQualys:
         if token not in self.valid_tokens:
             return Reply(401, error_body(401, "Unauthorized", "Invalid JWT"))
         if match := _EXECUTION.match(request.path):
+            if self.latency:
+                threading.Event().wait(self.latency)
             if not self.gate.is_set():
                 with self._lock:
                     self.held += 1

@@ -1,0 +1,68 @@
+"""How fast Slack gets its ack, and users their card, when Qualys is slow and requests pile up.
+
+Runs the real app process against the loopback fakes (tests/fakes), sends N signed slash
+commands at once, and prints ack latency (Slack's limit is 3 s), time to the answer, and the
+number of upstream Qualys calls. Usage: .venv/bin/python -m benchmarks.ack_latency [N] [latency_s]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.e2e.conftest import new_execution, stock_qualys
+from tests.e2e.harness import app_env, run_app
+from tests.fakes.slack import FakeSlack
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main(requests: int = 60, latency: float = 2.0, distinct: int = 20) -> None:
+    slack, qualys = FakeSlack().start(), stock_qualys()
+    qualys.latency = latency
+    try:
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30")
+        with run_app(env) as app:
+            ids = [new_execution(qualys) for _ in range(distinct)]
+            urls = [slack.new_response_url() for _ in range(requests)]
+            sent: dict[str, float] = {}
+
+            def one(i: int) -> float:
+                started = time.perf_counter()
+                sent[urls[i]] = started
+                response = app.command(f"execution {ids[i % distinct]}", urls[i])
+                assert response.status_code == 200
+                return time.perf_counter() - started
+
+            wall = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                acks = list(pool.map(one, range(requests)))
+            answers = []
+            for url in urls:
+                [answer] = slack.wait_for_responses(url, timeout=120)
+                answers.append(answer)
+            done = time.perf_counter()
+            # Answer times are measured at the end (upper bounds), from each request's start.
+            answer_times = [done - sent[u] for u in urls]
+            upstream = sum(len(qualys.execution_calls(i)) for i in ids)
+            ok = sum(1 for a in answers if a.data.get("blocks", [{}])[0].get("type") == "header")
+    finally:
+        slack.stop()
+        qualys.stop()
+    print(f"requests sent          {requests} (over {distinct} distinct executions, 32 at a time)")
+    print(f"qualys latency         {latency:.1f} s per call")
+    print(f"ack latency ms         p50 {statistics.median(acks) * 1000:.0f}  p95 {percentile(acks, 95) * 1000:.0f}"
+          f"  max {max(acks) * 1000:.0f}   (Slack's limit: 3000)")
+    print(f"answered with a card   {ok}/{requests}")
+    print(f"all answered after     {max(answer_times):.1f} s (wall {done - wall:.1f} s)")
+    print(f"upstream calls         {upstream} execution-details calls for {requests} lookups")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    main(int(args[0]) if args else 60, float(args[1]) if len(args) > 1 else 2.0)

@@ -1,0 +1,52 @@
+"""What rendering costs: time per card and payload size, from the documented sample to a
+hostile 500-step execution. Usage: .venv/bin/python -m benchmarks.render"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.qflow.models import parse_execution
+from bot.render import CardState, render_execution_card
+from bot.render.message import block_text_chars
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def huge_execution():
+    text = "<!channel> & " + "y" * 5000
+    steps = [{"eventOrder": i, "nodeId": f"node-{i}", "nodeType": "awsapi", "name": "N" * 300,
+              "status": "Failed" if i % 3 == 0 else "Success", "createdAt": 1746007562041 + i * 1000,
+              "updatedAt": 1746007562041 + i * 1000 + 500, "error": text} for i in range(1, 501)]
+    return {"data": {"id": "0e71f117-648f-4ad2-a3a9-8f1b857a1b70", "status": "Failed", "error": text,
+                     "variables": [f"k{i}={text}" for i in range(300)], "tags": [text] * 300, "steps": steps}}
+
+
+def main(runs: int = 30) -> None:
+    cases = {name: json.loads((EXAMPLES / name).read_text()) for name in
+             ("sample-response.json", "failed-with-steps.json", "running.json")}
+    cases["500 hostile steps"] = huge_execution()
+    print(f"{'execution':24} {'view':8} {'median ms':>9} {'blocks':>6} {'chars':>6} {'bytes':>6}")
+    for name, payload in cases.items():
+        execution = parse_execution(payload)
+        for view in ("summary", "steps", "errors"):
+            state = CardState(execution.execution_id or "", view)  # type: ignore[arg-type]
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                message = render_execution_card(execution, state, fetched_at=datetime.now(UTC))
+                times.append(time.perf_counter() - started)
+            size = len(json.dumps(message.payload()))
+            print(f"{name:24} {view:8} {statistics.median(times) * 1000:9.2f} {len(message.blocks):6d} "
+                  f"{block_text_chars(message.blocks):6d} {size:6d}")
+    started = time.perf_counter()
+    for _ in range(runs):
+        parse_execution(cases["500 hostile steps"])
+    print(f"parse 500 hostile steps: {(time.perf_counter() - started) / runs * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
