@@ -14,6 +14,7 @@ from dotenv import find_dotenv, load_dotenv
 
 from .config import ConfigError, Mode, load_settings
 from .logs import configure_logging, scrubber
+from .render.state import View
 
 log = logging.getLogger("bot")
 
@@ -81,7 +82,7 @@ def _serve(mode: Mode | None) -> int:
 def _preview(args: argparse.Namespace) -> int:
     from .preview import PreviewError, preview_file, preview_live, target_kind
 
-    view = "steps" if args.steps else "errors" if args.errors else "summary"
+    view: View = "steps" if args.steps else "errors" if args.errors else "summary"
     page = max(0, args.page - 1)
     kind = target_kind(args.target)
     scrub = scrubber(os.environ.get(name, "") for name in SECRET_VARIABLES)

@@ -218,7 +218,7 @@ def load_settings(
         port=port,
         qualys_gateway_url=gateway_url,
         qualys_ui_url=ui_url.rstrip("/") if ui_url else None,
-        qualys_platform=platform_name.upper() if platform else None,
+        qualys_platform=platform_name.upper() if platform and platform_name else None,
         qualys_token=token,
         qualys_username=username,
         qualys_password=password,

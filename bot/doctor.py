@@ -85,7 +85,7 @@ def _check_slack(settings: Settings, out: Print) -> bool:
     out(f"✓ Slack: bot token works: workspace {auth.get('team')!r}, bot user @{auth.get('user')}")
     if settings.mode == "socket" and settings.slack_app_token:
         try:
-            WebClient(token=settings.slack_app_token, base_url=settings.slack_api_url, timeout=10).apps_connections_open()
+            WebClient(base_url=settings.slack_api_url, timeout=10).apps_connections_open(app_token=settings.slack_app_token)
             out("✓ Slack: app-level token can open Socket Mode connections")
         except SlackApiError as e:
             code = str(e.response.get("error", "unknown_error"))

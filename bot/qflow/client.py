@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/qflowapi/v1"
 
 
-def validate_execution_id(value: str) -> str:
+def validate_execution_id(value: object) -> str:
     """The canonical (lower-case, hyphenated) form of a UUID, or InvalidExecutionId."""
     text = value.strip() if isinstance(value, str) else ""
     try:

@@ -74,7 +74,7 @@ def find_error_text(obj: Any, *, failed: bool = True) -> str | None:
     """
     if not isinstance(obj, Mapping):
         return None
-    keys = ("error", "errors", "errorMessage", "message", "reason", "failureReason")
+    keys: tuple[str, ...] = ("error", "errors", "errorMessage", "message", "reason", "failureReason")
     if not failed:
         keys = tuple(k for k in keys if k not in GENERIC_KEYS)
     containers = [obj, *(obj.get(k) for k in NESTED_KEYS)]

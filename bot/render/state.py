@@ -49,7 +49,8 @@ def parse_state(value: str | None) -> CardState:
         execution_id = validate_execution_id(data.get("e"))
     except InvalidExecutionId:
         raise BadButtonValue("no valid execution id") from None
-    view = _VIEW_CODES.get(data.get("v"), "summary")  # type: ignore[arg-type]
+    code = data.get("v")
+    view: View = _VIEW_CODES.get(code, "summary") if isinstance(code, str) else "summary"
     page = data.get("p", 0)
     if not isinstance(page, int) or isinstance(page, bool):
         page = 0

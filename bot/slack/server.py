@@ -40,7 +40,7 @@ def make_wsgi_app(app: App, ready: Callable[[], bool]) -> Callable[..., Iterable
 
 def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8) -> None:
     """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
-    from waitress import create_server
+    from waitress.server import create_server
 
     ready = threading.Event()
     server: Any = create_server(make_wsgi_app(app, ready.is_set), host=host, port=port, threads=threads,

@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes.qualys import FakeQualys, load_example
 from tests.fakes.slack import FakeSlack
+from tests.slack_checks import assert_valid_message
 
 WORKFLOW_ID = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
 
@@ -75,6 +76,9 @@ def app(slack: FakeSlack, qualys: FakeQualys, expectations: Expectations) -> Ite
         yield running
         code = running.stop()
     assert code == 0, running.log_text
+    for request in slack.requests:  # everything the app sent to Slack, looked at by a test or not
+        if isinstance(request.data, dict) and request.data.get("blocks"):
+            assert_valid_message(request.data)
     posted = Counter(r.meta["response_url"] for r in slack.responses())
     for url, count in expectations.counts.items():
         assert posted[url] == count, f"{url}: {posted[url]} answers, expected {count}\n{running.log_text}"

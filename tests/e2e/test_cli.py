@@ -85,3 +85,19 @@ def test_preview_live_and_doctor_against_the_fakes():
     finally:
         slack.stop()
         qualys.stop()
+
+
+def test_doctor_checks_the_app_token_in_socket_mode():
+    slack, qualys = FakeSlack().start(), stock_qualys()
+    try:
+        from tests.fakes.slack import APP_TOKEN
+
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), SLACK_APP_TOKEN=APP_TOKEN)
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 0 and "app-level token can open Socket Mode connections" in doctor.stdout
+        doctor = run(["doctor"], {**env, "SLACK_APP_TOKEN": "xapp-1-not-the-right-one"})
+        assert doctor.returncode == 1 and "SLACK_APP_TOKEN was refused (invalid_auth)" in doctor.stdout
+        assert "xapp-1-not-the-right-one" not in doctor.stdout
+    finally:
+        slack.stop()
+        qualys.stop()

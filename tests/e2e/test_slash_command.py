@@ -21,6 +21,7 @@ def ask(app, slack, expectations, text, posts=1):
     url = expectations.expect(slack.new_response_url(), posts)
     ack = app.command(text, url)
     assert ack.status_code == 200, ack.text
+    assert_valid_message(ack.json())
     answers = slack.wait_for_responses(url, posts)
     for answer in answers:
         if answer.data.get("blocks"):
