@@ -12,9 +12,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.conftest import new_execution, stock_qualys
+from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
-from tests.fakes.slack import FakeSlack
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -23,9 +22,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main(requests: int = 60, latency: float = 2.0, distinct: int = 20) -> None:
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    qualys.latency = latency
-    try:
+    with fakes() as (slack, qualys):
+        qualys.latency = latency
         env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30")
         with run_app(env) as app:
             ids = [new_execution(qualys) for _ in range(distinct)]
@@ -42,24 +40,18 @@ def main(requests: int = 60, latency: float = 2.0, distinct: int = 20) -> None:
             wall = time.perf_counter()
             with ThreadPoolExecutor(max_workers=32) as pool:
                 acks = list(pool.map(one, range(requests)))
-            answers = []
-            for url in urls:
-                [answer] = slack.wait_for_responses(url, timeout=120)
-                answers.append(answer)
-            done = time.perf_counter()
-            # Answer times are measured at the end (upper bounds), from each request's start.
-            answer_times = [done - sent[u] for u in urls]
+            answers = [slack.wait_for_responses(url, timeout=120)[0] for url in urls]
+            answer_times = [a.at - sent[url] for a, url in zip(answers, urls, strict=True)]
+            done = max(a.at for a in answers)
             upstream = sum(len(qualys.execution_calls(i)) for i in ids)
             ok = sum(1 for a in answers if a.data.get("blocks", [{}])[0].get("type") == "header")
-    finally:
-        slack.stop()
-        qualys.stop()
     print(f"requests sent          {requests} (over {distinct} distinct executions, 32 at a time)")
     print(f"qualys latency         {latency:.1f} s per call")
     print(f"ack latency ms         p50 {statistics.median(acks) * 1000:.0f}  p95 {percentile(acks, 95) * 1000:.0f}"
           f"  max {max(acks) * 1000:.0f}   (Slack's limit: 3000)")
     print(f"answered with a card   {ok}/{requests}")
-    print(f"all answered after     {max(answer_times):.1f} s (wall {done - wall:.1f} s)")
+    print(f"answer latency s       p50 {statistics.median(answer_times):.1f}  p95 {percentile(answer_times, 95):.1f}"
+          f"  max {max(answer_times):.1f}   (all {requests} answered {done - wall:.1f} s after the first was sent)")
     print(f"upstream calls         {upstream} execution-details calls for {requests} lookups")
 
 

@@ -249,29 +249,25 @@ def _check_template(template: str) -> str | None:
     return None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str],
+            *, whole: bool) -> float:
     raw = _blank_to_none(env, name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw) if whole else float(raw)
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        problems.append(f"{name} should be a whole number from {low} to {high} (default {default})")
+        kind = "a whole number" if whole else "a number of seconds"
+        problems.append(f"{name} should be {kind} from {low:g} to {high:g} (default {default:g})")
         return default
     return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]) -> int:
+    return int(_number(env, name, default, low, high, problems, whole=True))
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]) -> float:
-    raw = _blank_to_none(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        problems.append(f"{name} should be a number of seconds from {low:g} to {high:g} (default {default:g})")
-        return default
-    return value
+    return _number(env, name, default, low, high, problems, whole=False)

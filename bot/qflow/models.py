@@ -185,6 +185,30 @@ class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel, frozen=True)
 
 
+class _Timed(_Tolerant):
+    """Start and end of a run: explicit dates when given, else creation and last update."""
+
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
+    start_date: Timestamp = None
+    end_date: Timestamp = None
+
+    @property
+    def started(self) -> datetime | None:
+        return self.start_date or self.created_at
+
+    @property
+    def ended(self) -> datetime | None:
+        return self.end_date
+
+    @property
+    def duration_seconds(self) -> float | None:
+        started, ended = self.started, self.ended
+        if started and ended and ended >= started:
+            return (ended - started).total_seconds()
+        return None
+
+
 class Categories(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -202,17 +226,13 @@ def _categories(value: Any) -> Any:
     return value if isinstance(value, Mapping) else {}
 
 
-class Step(_Tolerant):
+class Step(_Timed):
     id: OptStr = None
     event_order: OptInt = None
     node_id: OptStr = None
     node_type: OptStr = None
     name: OptStr = None
     status: OptStr = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
-    start_date: Timestamp = None
-    end_date: Timestamp = None
     error_text: OptStr = None
     note_text: OptStr = None
 
@@ -233,20 +253,11 @@ class Step(_Tolerant):
         return status_kind(self.status)
 
     @property
-    def started(self) -> datetime | None:
-        return self.start_date or self.created_at
-
-    @property
     def ended(self) -> datetime | None:
+        # Steps document no end field: a finished step ended at its last update.
         if self.end_date:
             return self.end_date
         return self.updated_at if self.kind in FINISHED_KINDS else None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started and self.ended and self.ended >= self.started:
-            return (self.ended - self.started).total_seconds()
-        return None
 
 
 def _steps(value: Any) -> Any:
@@ -257,7 +268,7 @@ def _steps(value: Any) -> Any:
     return [item for item in value if isinstance(item, Mapping)]
 
 
-class Execution(_Tolerant):
+class Execution(_Timed):
     id: OptStr = None
     execution: OptStr = None
     workflow: OptStr = None
@@ -266,10 +277,6 @@ class Execution(_Tolerant):
     status: OptStr = None
     execution_type: OptStr = None
     source: OptStr = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
-    start_date: Timestamp = None
-    end_date: Timestamp = None
     details: Annotated[dict[str, Any], BeforeValidator(lambda v: v if isinstance(v, Mapping) else {})] = Field(
         default_factory=dict
     )
@@ -309,18 +316,8 @@ class Execution(_Tolerant):
         return self.kind in FINISHED_KINDS
 
     @property
-    def started(self) -> datetime | None:
-        return self.start_date or self.created_at
-
-    @property
     def ended(self) -> datetime | None:
         return self.end_date or _to_datetime(self.details.get("executionEndDate"))
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.started and self.ended and self.ended >= self.started:
-            return (self.ended - self.started).total_seconds()
-        return None
 
     @property
     def ordered_steps(self) -> list[Step]:

@@ -4,6 +4,7 @@ import copy
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -27,6 +28,17 @@ def stock_qualys() -> FakeQualys:
                       ' {"id": "node-1a2b3c4d-awsapi", "name": "List S3 buckets", "type": "awsapi"}]}',
     }
     return fake
+
+
+@contextmanager
+def fakes() -> Iterator[tuple[FakeSlack, FakeQualys]]:
+    """A fresh fake Slack and stock fake Qualys, stopped afterwards."""
+    slack, qualys = FakeSlack().start(), stock_qualys()
+    try:
+        yield slack, qualys
+    finally:
+        slack.stop()
+        qualys.stop()
 
 
 def new_execution(qualys: FakeQualys, example: str = "sample-response.json", **changes) -> str:

@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.conftest import stock_qualys
+from tests.e2e.conftest import fakes
 from tests.e2e.harness import ROOT, app_env
 from tests.fakes.qualys import make_jwt
-from tests.fakes.slack import FakeSlack
 from tests.slack_checks import all_text, assert_valid_message
 
 SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
@@ -59,8 +58,7 @@ def test_preview_offline_files(tmp_path):
 
 
 def test_preview_live_and_doctor_against_the_fakes():
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
+    with fakes() as (slack, qualys):
         env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())
         live = run(["preview", SAMPLE], env)
         assert live.returncode == 0, live.stderr
@@ -82,14 +80,10 @@ def test_preview_live_and_doctor_against_the_fakes():
         refused = {**env, "QUALYS_TOKEN": make_jwt(4102444800)}  # well-formed, unexpired, unknown to the gateway
         doctor = run(["doctor"], refused)
         assert doctor.returncode == 1 and "service token was refused (401)" in doctor.stdout
-    finally:
-        slack.stop()
-        qualys.stop()
 
 
 def test_doctor_checks_the_app_token_in_socket_mode():
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
+    with fakes() as (slack, qualys):
         from tests.fakes.slack import APP_TOKEN
 
         env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), SLACK_APP_TOKEN=APP_TOKEN)
@@ -98,6 +92,3 @@ def test_doctor_checks_the_app_token_in_socket_mode():
         doctor = run(["doctor"], {**env, "SLACK_APP_TOKEN": "xapp-1-not-the-right-one"})
         assert doctor.returncode == 1 and "SLACK_APP_TOKEN was refused (invalid_auth)" in doctor.stdout
         assert "xapp-1-not-the-right-one" not in doctor.stdout
-    finally:
-        slack.stop()
-        qualys.stop()

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.conftest import new_execution, stock_qualys
+from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
-from tests.fakes.slack import FakeSlack
 from tests.slack_checks import assert_valid_message
 
 REQUESTS = 48
 
 
 def test_acks_do_not_wait_for_qualys_and_identical_lookups_collapse():
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
+    with fakes() as (slack, qualys):
         env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30")
         with run_app(env) as app:
             ids = [new_execution(qualys) for _ in range(4)]
@@ -33,6 +31,3 @@ def test_acks_do_not_wait_for_qualys_and_identical_lookups_collapse():
                 assert_valid_message(answer.data)
                 assert answer.data["blocks"][0]["text"]["text"].startswith("✅")
             assert sum(len(qualys.execution_calls(i)) for i in ids) == len(ids)
-    finally:
-        slack.stop()
-        qualys.stop()

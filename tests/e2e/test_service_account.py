@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from tests.e2e.conftest import new_execution, stock_qualys
+from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import PASSWORD, USERNAME
-from tests.fakes.slack import FakeSlack
 from tests.slack_checks import all_text, assert_valid_message
 
 
@@ -21,8 +20,7 @@ def lookup(app, slack, execution_id):
 
 
 def test_login_reuse_renewal_and_auth_outage():
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
+    with fakes() as (slack, qualys):
         env = app_env(slack, qualys, QUALYS_USERNAME=USERNAME, QUALYS_PASSWORD=PASSWORD)
         with run_app(env) as app:
             first, second, third, fourth = (new_execution(qualys) for _ in range(4))
@@ -47,20 +45,13 @@ def test_login_reuse_renewal_and_auth_outage():
             qualys.fail_next("/auth", Reply(503, "{}"), Reply(fault="reset"))  # an /auth outage, then back
             assert lookup(app, slack, fourth)["blocks"][0]["text"]["text"].startswith("✅")
             assert PASSWORD not in app.log_text
-    finally:
-        slack.stop()
-        qualys.stop()
 
 
 def test_wrong_password_is_an_admin_problem_not_the_users():
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
+    with fakes() as (slack, qualys):
         env = app_env(slack, qualys, QUALYS_USERNAME=USERNAME, QUALYS_PASSWORD="wrong-password")
         with run_app(env) as app:
             text = all_text(lookup(app, slack, new_execution(qualys)))
             assert "could not log in" in text and "isn't something you did" in text
             assert len(qualys.calls("/auth")) == 1  # refused credentials are not hammered
             assert "wrong-password" not in app.log_text
-    finally:
-        slack.stop()
-        qualys.stop()

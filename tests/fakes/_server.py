@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ class Recorded:
     body: bytes
     data: Any = None
     meta: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.perf_counter)  # when it arrived
 
 
 @dataclass
