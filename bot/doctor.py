@@ -108,6 +108,23 @@ def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> b
             out(f"✗ Qualys: QUALYS_TOKEN expired at {when}: get a new JWT, or use a service account "
                 "(QUALYS_USERNAME + QUALYS_PASSWORD) so the app renews tokens itself")
             return False
+    if not settings.qualys_token:
+        from .qflow import ServiceAccountToken, build_http_client
+
+        tokens = ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys_username or "",
+                                     settings.qualys_password or "", build_http_client(settings.request_timeout))
+        try:
+            exp = jwt_expiry(tokens.token())
+        except AuthenticationFailed as e:
+            out(f"✗ Qualys: the service account could not log in at {settings.qualys_gateway_url}/auth "
+                f"(HTTP {e.status_code}): check QUALYS_USERNAME and QUALYS_PASSWORD")
+            return False
+        except QFlowError as e:
+            out(f"✗ Qualys: could not get a token from {settings.qualys_gateway_url}/auth ({e}): "
+                "check QUALYS_BASE_URL/QUALYS_PLATFORM")
+            return False
+        until = datetime.fromtimestamp(exp, UTC).strftime("%H:%M UTC") if exp else "an unknown time"
+        out(f"✓ Qualys: the service account logged in (its token lasts until {until}; the app renews it)")
     client = build_qflow_client(settings)
     target = execution_id or PROBE_ID
     try:

@@ -92,3 +92,15 @@ def test_doctor_checks_the_app_token_in_socket_mode():
         doctor = run(["doctor"], {**env, "SLACK_APP_TOKEN": "xapp-1-not-the-right-one"})
         assert doctor.returncode == 1 and "SLACK_APP_TOKEN was refused (invalid_auth)" in doctor.stdout
         assert "xapp-1-not-the-right-one" not in doctor.stdout
+
+
+def test_doctor_logs_the_service_account_in():
+    from tests.fakes.qualys import PASSWORD, USERNAME
+
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_USERNAME=USERNAME, QUALYS_PASSWORD=PASSWORD)
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 0, doctor.stdout
+        assert "✓ Qualys: the service account logged in" in doctor.stdout
+        doctor = run(["doctor"], {**env, "QUALYS_PASSWORD": "wrong-one"})
+        assert doctor.returncode == 1 and "could not log in" in doctor.stdout and "wrong-one" not in doctor.stdout
