@@ -7,6 +7,7 @@ echoed back.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,11 +57,21 @@ class Settings:
     workers: int = 16
     cache_finished_seconds: float = 3600.0
     cache_running_seconds: float = 10.0
+    link_domains: tuple[str, ...] = ()
+    refresh_seconds: float = 30.0
+    refresh_max_minutes: float = 30.0
+    max_cards: int = 4
     log_level: str = "INFO"
 
     @property
     def mode(self) -> Mode:
         return "socket" if self.slack_app_token else "http"
+
+    @property
+    def qualys_link_domains(self) -> tuple[str, ...]:
+        """Hosts whose links may be executions, beyond the platform table: the UI's, and the operator's."""
+        ui_host = urlsplit(self.qualys_ui_url).hostname if self.qualys_ui_url else None
+        return tuple(d for d in (*self.link_domains, ui_host) if d)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -203,6 +214,15 @@ def load_settings(
     workers = _int(env, "QFLOW_WORKERS", 16, 1, 256, problems)
     finished_ttl = _float(env, "QFLOW_CACHE_FINISHED_SECONDS", 3600.0, 0.0, 86400.0, problems)
     running_ttl = _float(env, "QFLOW_CACHE_RUNNING_SECONDS", 10.0, 0.0, 3600.0, problems)
+    link_domains = tuple(d.strip().lower() for d in (get("QFLOW_LINK_DOMAINS") or "").split(",") if d.strip())
+    bad_domains = [d for d in link_domains if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", d)]
+    if bad_domains:
+        problems.append("QFLOW_LINK_DOMAINS should be comma-separated host names like qualys.example.com "
+                        f"({len(bad_domains)} not valid)")
+    refresh = _float(env, "QFLOW_REFRESH_SECONDS", 30.0, 0.1, 3600.0, problems)
+    refresh_max = _number(env, "QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, problems, whole=False,
+                          unit="a number of minutes")
+    max_cards = _int(env, "QFLOW_MAX_CARDS", 4, 1, 5, problems)
     log_level = (get("LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("LOG_LEVEL should be DEBUG, INFO, WARNING or ERROR")
@@ -229,6 +249,10 @@ def load_settings(
         workers=workers,
         cache_finished_seconds=finished_ttl,
         cache_running_seconds=running_ttl,
+        link_domains=link_domains,
+        refresh_seconds=refresh,
+        refresh_max_minutes=refresh_max,
+        max_cards=max_cards,
         log_level=log_level,
     )
 
@@ -250,7 +274,7 @@ def _check_template(template: str) -> str | None:
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str],
-            *, whole: bool) -> float:
+            *, whole: bool, unit: str = "a number of seconds") -> float:
     raw = _blank_to_none(env, name)
     if raw is None:
         return default
@@ -259,7 +283,7 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        kind = "a whole number" if whole else "a number of seconds"
+        kind = "a whole number" if whole else unit
         problems.append(f"{name} should be {kind} from {low:g} to {high:g} (default {default:g})")
         return default
     return value

@@ -105,30 +105,43 @@ def render_execution_card(
     *,
     fetched_at: datetime,
     open_url: str | None = None,
+    note: str | None = None,
 ) -> SlackMessage:
-    """The whole card for `state.view` (summary, steps or errors) of an execution."""
+    """The whole card for `state.view` (summary, steps or errors) of an execution; `state.compact`
+    gives the unfurl form. `note` (plain words) says whether the card follows a running execution."""
     kind = execution.kind
-    blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=plain(f"{status_label(execution.status, kind)} · "
-                                                    f"{workflow_title(execution)}", 150), emoji=True)),
-        ContextBlock(elements=[md(_timing_line(execution, fetched_at))]),
-    ]
-    fields = _fields(execution)
-    if fields:
-        blocks.append(SectionBlock(fields=[md(f) for f in fields[:MAX_FIELDS]]))
+    blocks: list[Block]
     first_error = _first_error(execution)
-    if first_error:
-        blocks.append(SectionBlock(text=md(first_error)))
+    if state.compact:
+        head = (f"{status_marker(kind)} *{safe(one_line_status(execution.status), 60)}* · "
+                f"*{safe(workflow_title(execution), 120)}*\n{_timing_line(execution, fetched_at, compact=True)}")
+        blocks = [SectionBlock(text=md(head))]
+        if first_error:
+            blocks.append(ContextBlock(elements=[md(first_error)]))
+    else:
+        blocks = [
+            HeaderBlock(text=PlainTextObject(text=plain(f"{status_label(execution.status, kind)} · "
+                                                        f"{workflow_title(execution)}", 150), emoji=True)),
+            ContextBlock(elements=[md(_timing_line(execution, fetched_at))]),
+        ]
+        fields = _fields(execution)
+        if fields:
+            blocks.append(SectionBlock(fields=[md(f) for f in fields[:MAX_FIELDS]]))
+        if first_error:
+            blocks.append(SectionBlock(text=md(first_error)))
     if state.view == "steps":
         blocks.extend(_steps_blocks(execution, state))
     elif state.view == "errors":
         blocks.extend(_errors_blocks(execution, state))
     blocks.append(ActionsBlock(block_id="qflow_card_actions", elements=_card_buttons(execution, state, open_url)))
-    blocks.append(ContextBlock(elements=[md(_id_line(execution, state, fetched_at))]))
+    id_line = _id_line(execution, state, fetched_at)
+    if note:
+        id_line += f"\n{safe(note, 200)}"
+    blocks.append(ContextBlock(elements=[md(id_line)]))
     return SlackMessage.of(_fallback_text(execution), blocks)
 
 
-def _timing_line(execution: Execution, fetched_at: datetime) -> str:
+def _timing_line(execution: Execution, fetched_at: datetime, *, compact: bool = False) -> str:
     parts: list[str] = []
     started = execution.started
     parts.append(f"Started {date_token(started)}" if started else "Start time unknown")
@@ -136,10 +149,21 @@ def _timing_line(execution: Execution, fetched_at: datetime) -> str:
         parts.append(f"ran {format_duration(execution.duration_seconds)}")
     elif started and not execution.is_finished and fetched_at >= started:
         parts.append(f"running for {format_duration((fetched_at - started).total_seconds())}")
-    for value in (execution.source, execution.execution_type):
-        if value:
-            parts.append(safe(value, 40))
-    return " · ".join(parts)
+    if compact:
+        parts.append(_step_phrase(execution))
+    else:
+        parts.extend(safe(value, 40) for value in (execution.source, execution.execution_type) if value)
+    return " · ".join(p for p in parts if p)
+
+
+def _step_phrase(execution: Execution) -> str:
+    """`12 steps, 2 failed` for the compact card."""
+    if not execution.steps:
+        return ""
+    total = max(execution.steps_total or 0, len(execution.steps))
+    failed = sum(1 for s in execution.steps if s.kind in FAILURE_KINDS)
+    phrase = f"{total} step{'s' if total != 1 else ''}"
+    return phrase + (f", {failed} failed" if failed else "")
 
 
 def _fields(execution: Execution) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
 
+from ..links import Found
 from ..qflow import (
     AuthenticationFailed,
     ExecutionNotFound,
@@ -110,3 +111,23 @@ def render_lookup_error(error: BaseException, state: CardState, *, reference: st
         blocks.append(ActionsBlock(block_id="qflow_error_actions",
                                    elements=[button("Try again", REFRESH, state)]))
     return SlackMessage.of(text, blocks)
+
+
+def render_found_nothing(*, shortcut: bool = False) -> SlackMessage:
+    """A mention, DM or shortcut with no execution id or Qualys link in it."""
+    if shortcut:
+        text = ("🔍 I found no QFlow execution id or Qualys execution link in that message. "
+                f"An id is a UUID like `{EXAMPLE_ID}`.")
+    else:
+        text = ("👋 Send me a QFlow execution id or a Qualys execution link and I'll show the run, "
+                f"e.g. `{EXAMPLE_ID}`. `/qflow help` shows everything I can do.")
+    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+
+
+def render_too_many(rest: list[Found], shown: int) -> SlackMessage:
+    """What happens past the per-message bound: the other ids, to look up one by one."""
+    ids = ", ".join(code(f.execution_id, 40) for f in rest[:20])
+    more = f" and {len(rest) - 20} more" if len(rest) > 20 else ""
+    text = (f"I show at most {shown} executions per message. The other {len(rest)}: {ids}{more}. "
+            "Look each up with `/qflow execution &lt;id&gt;`.")
+    return SlackMessage.of(text, [SectionBlock(text=md(text))])

@@ -21,10 +21,13 @@ class CardState:
     view: View = "summary"
     page: int = 0
     private: bool = True
+    compact: bool = False  # the unfurl form
 
     def to_value(self) -> str:
         """A compact JSON string for a button's `value` (well under Slack's 2000 characters)."""
         data = {"e": self.execution_id, "v": _CODES[self.view], "p": self.page, "x": int(self.private)}
+        if self.compact:
+            data["c"] = 1
         return json.dumps(data, separators=(",", ":"))
 
     def with_view(self, view: View, page: int = 0) -> CardState:
@@ -54,4 +57,4 @@ def parse_state(value: str | None) -> CardState:
     page = data.get("p", 0)
     if not isinstance(page, int) or isinstance(page, bool):
         page = 0
-    return CardState(execution_id, view, min(max(page, 0), MAX_PAGE), bool(data.get("x", 1)))
+    return CardState(execution_id, view, min(max(page, 0), MAX_PAGE), bool(data.get("x", 1)), bool(data.get("c", 0)))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from cachetools import TTLCache
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -45,6 +47,19 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
         logger=logging.getLogger("bot.slack.bolt"),
     )
 
+    seen_events = SeenEvents()
+
+    @app.middleware
+    def drop_retried_events(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+        # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
+        # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not seen_events.first_time(str(event_id)):
+            log.info("dropping a redelivered event %s", event_id)
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
     @app.middleware
     def provide_card_service(context: BoltContext, next: Any) -> None:  # noqa: A002 - Bolt's name
         context["qflow"] = cards
@@ -55,4 +70,20 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
         log.exception("unhandled error in a listener", exc_info=error)
 
     register_listeners(app)
+    cards.attach_client(app.client)
     return app
+
+
+class SeenEvents:
+    """Event ids handled in the last hour (Slack's retries come within minutes)."""
+
+    def __init__(self, ttl: float = 3600.0, maxsize: int = 100_000) -> None:
+        self._seen: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = True
+            return True

@@ -1,25 +1,24 @@
-"""Turns Slack requests into answers: lookups run off the request thread, and every
-request ends in exactly one message (a card or an error that says what to do)."""
+"""Turns Slack requests into answers: lookups run off the request thread, every request ends
+in exactly one answer (a card or an error that says what to do), and cards of running
+executions follow them until they finish."""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.webhook import WebhookClient
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from ..config import Settings
-from ..lookup import ExecutionLookups
-from ..qflow import QFlowError
+from ..links import Found, LinkMatcher
+from ..lookup import ExecutionLookups, Lookup
+from ..qflow import Execution, QFlowError
 from ..render import (
     BadButtonValue,
     CardState,
@@ -29,119 +28,287 @@ from ..render import (
     render_lookup_error,
 )
 from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, md
+from ..render.messages import render_found_nothing, render_too_many
 from ..render.text import code
+from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
+from .follow import Follow, Follows
 
 log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+RESPONSE_URL_LIFETIME = 29 * 60.0  # Slack honours a response_url for 30 minutes
+VIEW_ACTIONS = frozenset({SHOW_STEPS, SHOW_ERRORS, HIDE, PREVIOUS, NEXT, REFRESH})
 
-Send = Callable[[SlackMessage], None]
 
-
-def response_url_sender(url: str, **options: Any) -> Send:
-    """Posts a message to a `response_url`, retrying Slack's 429s, 5xx and dropped connections."""
-    client = WebhookClient(
-        url,
-        timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-    def send(message: SlackMessage) -> None:
-        response = client.send(text=message.text, blocks=message.blocks or None, **options)
-        if response.status_code != 200:
-            log.warning("response_url answered %s: %s", response.status_code, response.body[:200])
-
-    return send
+def ephemeral_key(channel: str | None, user: str | None, execution_id: str) -> str:
+    """Names a private answer, which has no ts we can know: one per user, channel and execution."""
+    return f"eph:{channel}:{user}:{execution_id}"
 
 
 class CardService:
     """Looks executions up and answers with cards, on a bounded pool of workers."""
 
-    def __init__(self, settings: Settings, lookups: ExecutionLookups) -> None:
+    def __init__(self, settings: Settings, lookups: ExecutionLookups, client: WebClient | None = None,
+                 *, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._lookups = lookups
+        self._client = client
+        self._clock = clock
+        self.matcher = LinkMatcher(settings.qualys_link_domains)
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="qflow-lookup")
+        self.follows = Follows(self._follow_tick, self._submit, settings.refresh_seconds, clock=clock)
+
+    def attach_client(self, client: WebClient) -> None:
+        self._client = client
 
     def shutdown(self, wait: bool = True) -> None:
+        self.follows.stop()
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+    def _submit(self, job: Callable[..., Any], *args: Any) -> None:
+        def run() -> None:
+            try:
+                job(*args)
+            except Exception:
+                log.exception("background work failed")
+
+        try:
+            self._pool.submit(run)
+        except RuntimeError:  # shutting down: nothing new starts
+            log.info("not starting new work while shutting down")
+
+    @property
+    def client(self) -> WebClient:
+        assert self._client is not None, "attach_client() first"
+        return self._client
 
     # --- entry points (called from listeners, after ack) -----------------------
 
-    def answer_lookup(self, state: CardState, send: Send, *, fresh: bool = False) -> None:
-        """Look `state.execution_id` up in the background and `send` the card or an error."""
-        self._pool.submit(self._answer, state, send, fresh)
+    def answer_command(self, state: CardState, response_url: str, channel: str | None, user: str | None) -> None:
+        """The slash command's card, privately, replacing the "Looking up…" ack."""
+        key = ephemeral_key(channel, user, state.execution_id)
+        destination = ResponseUrl(response_url, key=key, response_type="ephemeral", replace_original=True)
+        self._submit(self.deliver, state, destination, False, True)
 
-    def answer_click(self, action_id: str, value: str | None, response_url: str, user_id: str | None) -> None:
+    def answer_unfurl(self, event: Mapping[str, Any]) -> None:
+        """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
+        found: list[tuple[str, str]] = []
+        for link in event.get("links") or []:
+            url = str(link.get("url") or "") if isinstance(link, Mapping) else ""
+            execution_id = self.matcher.execution_in_link(url)
+            if execution_id:
+                found.append((url, execution_id))
+        posted = event.get("source") != "composer"
+        for url, execution_id in found[: self._settings.max_cards]:
+            destination = Unfurl(
+                self.client, url,
+                channel=event.get("channel") if posted else None, ts=event.get("message_ts") if posted else None,
+                unfurl_id=event.get("unfurl_id"), source=event.get("source"),
+            )
+            state = CardState(execution_id, private=False, compact=True)
+            self._submit(self.deliver, state, destination, False, posted)
+        if len(found) > self._settings.max_cards:
+            log.info("unfurled %d of %d execution links in one message (QFLOW_MAX_CARDS)",
+                     self._settings.max_cards, len(found))
+
+    def answer_message(self, text: str, channel: str, thread_ts: str | None, user: str | None) -> None:
+        """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
+        found = self.matcher.find(text)
+        self._submit(self._answer_found, found, channel, thread_ts, user)
+
+    def answer_shortcut(self, text: str, response_url: str) -> None:
+        """The message shortcut: every execution in the message, privately, with Share in channel."""
+        found = self.matcher.find(text)
+        limit = min(self._settings.max_cards, ResponseUrl.MAX_USES - 1)
+        self._submit(self._answer_shortcut, found[:limit], found[limit:], response_url)
+
+    def answer_click(self, action_id: str, value: str | None, *, response_url: str | None,
+                     container: Mapping[str, Any], channel: str | None, user: str | None) -> None:
         """A button on a card: re-render in place, refresh, or share with the channel."""
         if action_id == OPEN:
             return
         try:
             state = parse_state(value)
         except BadButtonValue:
-            send = response_url_sender(response_url, response_type="ephemeral", replace_original=False)
-            self._pool.submit(self._answer_with, stale_button(), send, None)
+            if response_url:
+                self._submit(self._send, ResponseUrl(response_url, response_type="ephemeral",
+                                                     replace_original=False), stale_button())
             return
-        if action_id == SHARE:
-            self._pool.submit(self._share, state, response_url, user_id)
+        if action_id == SHARE and response_url:
+            self._submit(self._share, state, response_url, user)
             return
-        if action_id not in (SHOW_STEPS, SHOW_ERRORS, HIDE, PREVIOUS, NEXT, REFRESH):
+        if action_id not in VIEW_ACTIONS:
             log.info("ignoring unknown action %s", action_id[:60])
             return
-        send = response_url_sender(response_url, replace_original=True)
-        self._pool.submit(self._answer, state, send, action_id == REFRESH)
+        destination: Destination
+        if container.get("is_app_unfurl") and container.get("app_unfurl_url"):
+            destination = Unfurl(self.client, str(container["app_unfurl_url"]),
+                                 channel=container.get("channel_id"), ts=container.get("message_ts"))
+        elif response_url:
+            key = (ephemeral_key(channel, user, state.execution_id) if container.get("is_ephemeral")
+                   else f"msg:{container.get('channel_id')}:{container.get('message_ts')}")
+            destination = ResponseUrl(response_url, key=key, replace_original=True)
+        else:
+            return
+        followed = self.follows.find(destination.key) if destination.key else None
+        if followed:  # keep following, now showing what the reader chose, through the newest channel
+            followed.state = state
+            followed.destination = destination
+        self._submit(self.deliver, state, destination, action_id == REFRESH, False, followed)
 
     # --- work --------------------------------------------------------------------
 
-    def card(self, state: CardState, *, fresh: bool = False, shared_by: str | None = None) -> SlackMessage:
-        """The card for `state`, or an error message; never raises."""
-        return self._card(state, fresh=fresh, shared_by=shared_by)[0]
-
-    def _card(self, state: CardState, *, fresh: bool = False, shared_by: str | None = None) -> tuple[SlackMessage, bool]:
+    def card(self, state: CardState, *, fresh: bool = False, note: Callable[[Execution], str | None] | None = None,
+             shared_by: str | None = None) -> tuple[SlackMessage, Lookup | None]:
+        """The card for `state` (and its lookup), or an error message and None; never raises."""
         try:
             lookup = self._lookups.get(state.execution_id, fresh=fresh)
             message = render_execution_card(
-                lookup.execution,
-                state,
-                fetched_at=lookup.fetched_at,
+                lookup.execution, state, fetched_at=lookup.fetched_at,
                 open_url=self._settings.open_url(state.execution_id, lookup.execution.workflow),
+                note=note(lookup.execution) if note else None,
             )
         except QFlowError as error:
             log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
-            return render_lookup_error(error, state), False
+            return render_lookup_error(error, state), None
         except Exception:
             reference = uuid.uuid4().hex[:12]
             log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
-            return render_lookup_error(RuntimeError(), state, reference=reference), False
+            return render_lookup_error(RuntimeError(), state, reference=reference), None
         if shared_by and _USER_ID.match(shared_by):
             message = SlackMessage(message.text, message.blocks + [
                 {"type": "context", "elements": [md(f"Shared by <@{shared_by}>").to_dict()]}
             ])
-        return message, True
+        return message, lookup
 
-    def _answer(self, state: CardState, send: Send, fresh: bool) -> None:
-        self._answer_with(self.card(state, fresh=fresh), send, state)
+    def deliver(self, state: CardState, destination: Destination, fresh: bool = False, follow: bool = False,
+                followed: Follow | None = None) -> bool:
+        """Send the card for `state`; when asked and the run is still going, keep it up to date
+        (`followed`: the card is already followed, and its note stays)."""
+        seconds = self._follow_seconds(destination) if follow else 0.0
+        left = followed.deadline - self._clock() if followed else seconds
+        following = (lambda e: None if e.is_finished else self._following_note(left)) if left > 0 else None
+        message, lookup = self.card(state, fresh=fresh, note=following)
+        delivered = self._send(destination, message)
+        if delivered and seconds > 0 and lookup and not lookup.execution.is_finished:
+            added = self.follows.add(state, destination, seconds)
+            if added:
+                added.signature = _signature(lookup.execution)
+        return delivered
 
-    def _answer_with(self, message: SlackMessage, send: Send, state: CardState | None) -> None:
+    def _send(self, destination: Destination, message: SlackMessage) -> bool:
         try:
-            send(message)
+            return destination.send(message)
+        except (SlackApiError, OSError, ValueError) as error:
+            log.warning("could not deliver a card: %s", type(error).__name__)
+            return False
         except Exception:
-            log.exception("could not deliver the answer for %s", state.execution_id if state else "a click")
+            log.exception("could not deliver a card")
+            return False
+
+    def _follow_seconds(self, destination: Destination) -> float:
+        seconds = self._settings.refresh_max_minutes * 60
+        if isinstance(destination, ResponseUrl):
+            seconds = min(seconds, RESPONSE_URL_LIFETIME)
+        return seconds if destination.key else 0.0
+
+    def _following_note(self, seconds: float) -> str:
+        every = f"{self._settings.refresh_seconds:g} s"
+        return f"Following this run: checking every {every} for up to {seconds / 60:g} min."
+
+    def _follow_tick(self, follow: Follow) -> bool:
+        """One refresh of a followed card; True to keep following."""
+        expired = self._clock() >= follow.deadline
+        try:
+            lookup = self._lookups.get(follow.state.execution_id, fresh=True)
+        except QFlowError as error:
+            log.info("following %s: lookup failed (%s)", follow.state.execution_id, type(error).__name__)
+            return not expired
+        execution = lookup.execution
+        finished = execution.is_finished
+        if not finished and not expired:
+            signature = _signature(execution)
+            if signature == follow.signature or follow.destination.updates_left <= 1:
+                return True  # nothing new to show, or keep the last send for the final state
+            follow.signature = signature
+        if finished:
+            note = None
+        elif expired:
+            minutes = self._follow_seconds(follow.destination) / 60
+            note = f"Stopped following after {minutes:g} min: press Refresh for the latest."
+        else:
+            note = self._following_note(follow.deadline - self._clock())
+        message = render_execution_card(
+            execution, follow.state, fetched_at=lookup.fetched_at, note=note,
+            open_url=self._settings.open_url(follow.state.execution_id, execution.workflow),
+        )
+        self._send(follow.destination, message)
+        return not (finished or expired)
+
+    def _answer_found(self, found: list[Found], channel: str, thread_ts: str | None, user: str | None) -> None:
+        if not found:
+            self._post_or_explain(render_found_nothing(), channel, thread_ts, user)
+            return
+        limit = self._settings.max_cards
+        for item in found[:limit]:
+            destination = ChannelMessage(self.client, channel, thread_ts)
+            if not self.deliver(CardState(item.execution_id, private=False), destination, follow=True):
+                self._explain_refusal(destination.refusal, channel, user)
+                return
+        if len(found) > limit:
+            self._post_or_explain(render_too_many(found[limit:], limit), channel, thread_ts, user)
+
+    def _answer_shortcut(self, shown: list[Found], rest: list[Found], response_url: str) -> None:
+        destination = ResponseUrl(response_url)
+        if not shown:
+            destination.send(render_found_nothing(shortcut=True), response_type="ephemeral")
+            return
+        for item in shown:
+            message, _ = self.card(CardState(item.execution_id, private=True))
+            destination.send(message, response_type="ephemeral", replace_original=False)
+        if rest:
+            destination.send(render_too_many(rest, len(shown)), response_type="ephemeral", replace_original=False)
+
+    def _post_or_explain(self, message: SlackMessage, channel: str, thread_ts: str | None, user: str | None) -> None:
+        destination = ChannelMessage(self.client, channel, thread_ts)
+        if not self._send(destination, message):
+            self._explain_refusal(destination.refusal, channel, user)
+
+    def _explain_refusal(self, refusal: str | None, channel: str, user: str | None) -> None:
+        """Tell the asker, privately, why no card appeared (where Slack lets us)."""
+        if not user or not refusal:
+            return
+        reasons = {
+            "not_in_channel": "I'm not a member of this channel: invite me with `/invite @QFlow`.",
+            "is_archived": "this channel is archived.",
+            "channel_is_archived": "this channel is archived.",
+            "restricted_action": "a workspace setting stops apps from posting here.",
+        }
+        why = reasons.get(refusal, f"Slack refused the post ({code(refusal, 40)}).")
+        text = f"⚠️ I couldn't post the execution card here: {why} `/qflow execution &lt;id&gt;` works anywhere."
+        try:
+            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+        except SlackApiError as error:
+            log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
 
     def _share(self, state: CardState, response_url: str, user_id: str | None) -> None:
         public = CardState(state.execution_id, state.view, state.page, private=False)
-        message, ok = self._card(public, shared_by=user_id)
-        if not ok:  # an error is for the asker, not the channel
-            self._answer_with(message, response_url_sender(response_url, replace_original=True), state)
+        message, lookup = self.card(public, shared_by=user_id)
+        destination = ResponseUrl(response_url)
+        if lookup is None:  # an error is for the asker, not the channel
+            self._send(destination, message)
             return
         try:
-            response_url_sender(response_url, response_type="in_channel", replace_original=False)(message)
-            # The private copy has done its job; leave only the shared one.
-            response_url_sender(response_url, delete_original=True)(SlackMessage(text="Shared"))
+            if destination.send(message, response_type="in_channel", replace_original=False):
+                # The private copy has done its job; leave only the shared one.
+                destination.send(SlackMessage(text="Shared"), delete_original=True)
         except Exception:
             log.exception("could not share %s", state.execution_id)
+
+
+def _signature(execution: Execution) -> tuple[object, ...]:
+    """What a followed card shows that can change while a run goes on."""
+    steps = execution.steps or []
+    return (execution.status, len(steps), tuple((s.status, s.error_text) for s in steps))
 
 
 def looking_up(state: CardState) -> SlackMessage:
@@ -152,6 +319,5 @@ def looking_up(state: CardState) -> SlackMessage:
 
 def stale_button() -> SlackMessage:
     """A click whose value is not one of ours (forged, or from an old version of the app)."""
-    text = "⚠️ That button isn't one I can read (it may be from an older card). Run `/qflow execution <id>` again."
-    text = text.replace("<id>", "&lt;id&gt;")
+    text = "⚠️ That button isn't one I can read (it may be from an older card). Run `/qflow execution &lt;id&gt;` again."
     return SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}])

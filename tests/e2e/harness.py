@@ -73,6 +73,22 @@ class RunningApp:
             payload["message"] = message
         return self.post_signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
+    def event(self, event: dict[str, Any], event_id: str, *, retry_num: int | None = None) -> httpx.Response:
+        """An Events API delivery, as Slack sends it (retries carry X-Slack-Retry-Num)."""
+        envelope = {"token": "deprecated", "team_id": "T0FAKE", "api_app_id": "A0APP", "type": "event_callback",
+                    "event": event, "event_id": event_id, "event_time": int(time.time()),
+                    "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}]}
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.post_signed(json.dumps(envelope), "application/json", headers=headers)
+
+    def message_shortcut(self, text: str, response_url: str, **message: Any) -> httpx.Response:
+        payload = {"type": "message_action", "callback_id": "qflow_lookup_message", "trigger_id": "1.2.3",
+                   "team": {"id": "T0FAKE"}, "user": {"id": "U0ASKER"}, "channel": {"id": "C0CHAN"},
+                   "message": {"type": "message", "user": "U0OTHER", "ts": "1700000000.000200", "text": text,
+                               **message},
+                   "response_url": response_url, "message_ts": "1700000000.000200", "action_ts": "1.1"}
+        return self.post_signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
     def stop(self) -> int:
         self.http.close()
         if self.process.poll() is None:

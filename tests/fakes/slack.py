@@ -26,6 +26,7 @@ class FakeSlack:
         self.socket_url: str | None = None
         self._server = LoopbackServer(self._handle)
         self._response_ids = 0
+        self._ts = 0
 
     def start(self) -> FakeSlack:
         self._server.start()
@@ -106,8 +107,13 @@ class FakeSlack:
         if method == "auth.test":
             return _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
                        user_id="U0BOT", bot_id="B0BOT")
-        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.unfurl", "chat.delete"):
-            return _ok(True, channel=request.data.get("channel"), ts="1700000000.000100")
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            with self._lock:
+                self._ts += 1
+                ts = f"1700000100.{self._ts:06d}"
+            return _ok(True, channel=request.data.get("channel"), ts=ts, message_ts=ts)
+        if method in ("chat.update", "chat.unfurl", "chat.delete"):
+            return _ok(True, channel=request.data.get("channel"), ts=request.data.get("ts"))
         return _ok(False, error="unknown_method")
 
 

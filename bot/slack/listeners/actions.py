@@ -1,4 +1,5 @@
-"""Every button on a card: the value says which execution, view and page."""
+"""Every button on a card: the value says which execution, view and page; the container says
+where the card is (a private answer, a message, or an unfurl, whose clicks carry no message)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from ..cards import CardService
 
 def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], qflow: CardService) -> None:
     ack()
-    response_url = body.get("response_url")
-    if response_url:
-        qflow.answer_click(
-            action.get("action_id") or "", action.get("value"), response_url, (body.get("user") or {}).get("id")
-        )
+    qflow.answer_click(
+        action.get("action_id") or "",
+        action.get("value"),
+        response_url=body.get("response_url"),
+        container=body.get("container") or {},
+        channel=(body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"),
+        user=(body.get("user") or {}).get("id"),
+    )
 
 
 def register(app: App) -> None:

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 
 from ...command import BadId, Help, Lookup, Usage, parse_command
 from ...render import CardState, render_help, render_invalid_id, render_usage
-from ..cards import CardService, looking_up, response_url_sender
+from ..cards import CardService, looking_up
 
 
 def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
@@ -23,8 +23,7 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService
     elif isinstance(request, Lookup):
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
-        send = response_url_sender(command["response_url"], response_type="ephemeral", replace_original=True)
-        qflow.answer_lookup(state, send)
+        qflow.answer_command(state, command["response_url"], command.get("channel_id"), command.get("user_id"))
 
 
 def register(app: App, command: str) -> None:

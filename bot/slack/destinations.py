@@ -1,0 +1,175 @@
+"""Where a card goes, and how it is updated in place: a response_url, a channel message, an unfurl.
+
+Slack may refuse (not in channel, archived, unfurls disabled): each refusal is logged once
+per channel and reason, and reported back so the caller can tell the asker where Slack allows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from cachetools import TTLCache
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from ..render import SlackMessage
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the app may not post here", as opposed to a fault worth a stack trace.
+REFUSALS = frozenset({
+    "not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cannot_reply_to_message",
+    "msg_too_long", "no_permission", "ekm_access_denied", "team_access_not_granted", "not_allowed_token_type",
+    "cannot_unfurl_url", "cannot_find_service", "cannot_unfurl_message", "cannot_prompt", "missing_scope",
+    "channel_is_archived", "user_not_in_channel", "invalid_unfurl_id", "invalid_source", "message_not_found",
+    "cant_update_message", "edit_window_closed",
+})
+
+
+class _LogOnce:
+    """Log each (where, why) once an hour, so a channel that refuses us does not flood the log."""
+
+    def __init__(self) -> None:
+        self._seen: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=4096, ttl=3600)
+        self._lock = threading.Lock()
+
+    def __call__(self, where: str, why: str, what: str) -> None:
+        with self._lock:
+            if (where, why) in self._seen:
+                return
+            self._seen[(where, why)] = True
+        log.warning("Slack refused to %s in %s (%s); moving on", what, where, why)
+
+
+log_refusal_once = _LogOnce()
+
+
+class Destination(Protocol):
+    @property
+    def key(self) -> str | None:
+        """Identifies the card for updates in place (None: it cannot be followed)."""
+        ...
+
+    def send(self, message: SlackMessage) -> bool:
+        """Post the card, or update it in place after the first time; False when Slack refused."""
+        ...
+
+    @property
+    def updates_left(self) -> int:
+        """How many more sends Slack allows here."""
+        ...
+
+
+def _retries() -> list[Any]:
+    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2)]
+
+
+class ResponseUrl:
+    """A `response_url`: usable 5 times within 30 minutes; later sends replace the first."""
+
+    MAX_USES = 5
+
+    def __init__(self, url: str, *, key: str | None = None, **first_options: Any) -> None:
+        self.url = url
+        self._key = key
+        self._first = first_options
+        self._uses = 0
+        self._client = WebhookClient(url, timeout=10, retry_handlers=_retries())
+
+    @property
+    def key(self) -> str | None:
+        return self._key
+
+    @property
+    def updates_left(self) -> int:
+        return self.MAX_USES - self._uses
+
+    def send(self, message: SlackMessage, **options: Any) -> bool:
+        chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
+        self._uses += 1
+        response = self._client.send(text=message.text, blocks=message.blocks or None, **chosen)
+        if response.status_code != 200:
+            log.warning("response_url answered %s: %s", response.status_code, str(response.body)[:200])
+            return False
+        return True
+
+
+class ChannelMessage:
+    """A message the bot posts (in a channel, a thread or a DM) and later edits with chat.update."""
+
+    def __init__(self, client: WebClient, channel: str, thread_ts: str | None = None) -> None:
+        self._client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.ts: str | None = None
+        self.refusal: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"msg:{self.channel}:{self.ts}" if self.ts else None
+
+    @property
+    def updates_left(self) -> int:
+        return 1_000_000
+
+    def send(self, message: SlackMessage) -> bool:
+        try:
+            if self.ts is None:
+                response = self._client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, text=message.text, blocks=message.blocks,
+                    unfurl_links=False, unfurl_media=False,
+                )
+                self.ts = response.get("ts")
+            else:
+                self._client.chat_update(channel=self.channel, ts=self.ts, text=message.text, blocks=message.blocks)
+        except SlackApiError as error:
+            self.refusal = str(error.response.get("error", "unknown_error"))
+            if self.refusal not in REFUSALS:
+                raise
+            log_refusal_once(self.channel, self.refusal, "post a card")
+            return False
+        return True
+
+
+class Unfurl:
+    """The unfurl of one link: chat.unfurl again with the same channel and ts changes it in place."""
+
+    def __init__(self, client: WebClient, url: str, *, channel: str | None = None, ts: str | None = None,
+                 unfurl_id: str | None = None, source: str | None = None) -> None:
+        self._client = client
+        self.url = url
+        self.channel, self.ts, self.unfurl_id, self.source = channel, ts, unfurl_id, source
+        self.refusal: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        # A composer preview is not a message yet: it is not followed.
+        return f"unfurl:{self.channel}:{self.ts}:{self.url}" if self.channel and self.ts else None
+
+    @property
+    def updates_left(self) -> int:
+        return 1_000_000
+
+    def send(self, message: SlackMessage) -> bool:
+        where: dict[str, Any] = (
+            {"channel": self.channel, "ts": self.ts} if self.channel and self.ts
+            else {"unfurl_id": self.unfurl_id, "source": self.source}
+        )
+        try:
+            self._client.chat_unfurl(unfurls={self.url: {"blocks": message.blocks}}, **where)
+        except SlackApiError as error:
+            self.refusal = str(error.response.get("error", "unknown_error"))
+            if self.refusal not in REFUSALS:
+                raise
+            log_refusal_once(self.channel or "a message being written", self.refusal, "unfurl a link")
+            return False
+        return True
