@@ -1,12 +1,17 @@
-from bot.links import execution_id_in_token, execution_id_in_url, unwrap_slack_links
+import pytest
+
+from bot.links import LinkMatcher, execution_id_in_token, execution_id_in_url, unwrap_slack_links
+from bot.qflow.platforms import PLATFORMS
 
 A = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
 B = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
+matcher = LinkMatcher(["qflow.corp.example"])
 
 
 def test_a_uuid_after_execution_is_preferred():
     assert execution_id_in_url(f"https://q/workflows/{B}/executions/{A}") == A
     assert execution_id_in_url(f"https://q/app#/run?workflowId={B}&executionId={A}") == A
+    assert execution_id_in_url(f"https://q/x?workflow={B}&execution_id={A}") == A
     assert execution_id_in_url(f"https://q/workflows/{B}") == B
     assert execution_id_in_url("https://q/nothing") is None
 
@@ -21,3 +26,42 @@ def test_tokens():
     assert execution_id_in_token(f"<https://q/executions/{A}>") == A
     assert execution_id_in_token(A + "ff") is None
     assert execution_id_in_token("x" + A) is None
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_every_platform_ui_host_is_recognised(platform):
+    host = PLATFORMS[platform].ui_host
+    assert matcher.execution_in_link(f"https://{host}/portal-front/qflow/#/executions/{A}") == A
+    assert matcher.execution_in_link(f"https://{host.upper()}:443/x?executionId={A}") == A
+
+
+@pytest.mark.parametrize("url,expected", [
+    (f"https://qflow.corp.example/runs/{A}", A),                    # operator-added domain
+    (f"https://eu.qflow.corp.example/runs/{A}", A),                 # and its subdomains
+    (f"https://sub.qualysguard.qualys.com/e/{A}", A),
+    (f"https://qualysguard.qualys.com#/executions/{A}", A),         # in the fragment
+    (f"https://qualysguard.qualys.com/?id={A}", A),                 # in the query
+    (f"https://qualysguard.qualys.com.evil.example/e/{A}", None),   # a look-alike host
+    (f"https://evilqualysguard.qualys.co/e/{A}", None),
+    (f"https://example.com/?next=https://qualysguard.qualys.com/e/{A}", None),
+    (f"ftp://qualysguard.qualys.com/e/{A}", None),
+    ("https://qualysguard.qualys.com/portal/dashboard", None),
+    ("https://[not a host/e", None),
+])
+def test_links(url, expected):
+    assert matcher.execution_in_link(url) == expected
+
+
+def test_find_in_message_text():
+    text = (f"failed again: <https://qualysguard.qualys.com/qflow/#/executions/{A}|the run>, "
+            f"also {B.upper()}. Not <https://evil.example/e/{A.replace('0e', '1e')}>, "
+            f"dup https://qualysguard.qualys.eu/e/{A}.")
+    found = matcher.find(text)
+    assert [f.execution_id for f in found] == [A, B]
+    assert found[0].url == f"https://qualysguard.qualys.com/qflow/#/executions/{A}" and found[1].url is None
+    assert matcher.find("") == [] and matcher.find("no ids <@U123> here") == []
+
+
+def test_trailing_punctuation_is_not_part_of_a_link():
+    [found] = matcher.find(f"see https://qualysguard.qualys.com/e/{A}).")
+    assert found.url == f"https://qualysguard.qualys.com/e/{A}"
