@@ -120,21 +120,12 @@ def load_settings(
     bot_token, signing_secret, app_token = get("SLACK_BOT_TOKEN"), get("SLACK_SIGNING_SECRET"), get("SLACK_APP_TOKEN")
     resolved_mode: Mode = mode or ("socket" if app_token else "http")
     if need_slack:
-        if not bot_token:
-            problems.append(
-                "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from your Slack app's "
-                "OAuth & Permissions page"
-            )
-        elif not bot_token.startswith("xoxb-"):
-            problems.append("SLACK_BOT_TOKEN should be the Bot User OAuth Token, which starts with xoxb-")
+        _check_token(problems, "SLACK_BOT_TOKEN", bot_token, "xoxb-", "the Bot User OAuth Token",
+                     "copy it from your Slack app's OAuth & Permissions page")
         if resolved_mode == "socket":
-            if not app_token:
-                problems.append(
-                    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with the "
-                    "connections:write scope (Basic Information → App-Level Tokens)"
-                )
-            elif not app_token.startswith("xapp-"):
-                problems.append("SLACK_APP_TOKEN should be an app-level token, which starts with xapp-")
+            _check_token(problems, "SLACK_APP_TOKEN", app_token, "xapp-", "an app-level token",
+                         "Socket Mode needs one with the connections:write scope "
+                         "(Basic Information → App-Level Tokens)")
         elif not signing_secret:
             problems.append(
                 "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to check requests come from Slack "
@@ -255,6 +246,13 @@ def load_settings(
         max_cards=max_cards,
         log_level=log_level,
     )
+
+
+def _check_token(problems: list[str], name: str, value: str | None, prefix: str, kind: str, where: str) -> None:
+    if not value:
+        problems.append(f"{name} is not set: it is {kind} ({prefix}…); {where}")
+    elif not value.startswith(prefix):
+        problems.append(f"{name} should be {kind}, which starts with {prefix}")
 
 
 def _check_template(template: str) -> str | None:

@@ -95,7 +95,7 @@ class CardService:
         for link in event.get("links") or []:
             url = str(link.get("url") or "") if isinstance(link, Mapping) else ""
             execution_id = self.matcher.execution_in_link(url)
-            if execution_id:
+            if execution_id and all(url != seen for seen, _ in found):
                 found.append((url, execution_id))
         posted = event.get("source") != "composer"
         for url, execution_id in found[: self._settings.max_cards]:

@@ -27,11 +27,18 @@ _OUR_VARIABLES = ("SLACK_", "QUALYS_", "QFLOW_", "PORT", "HOST", "LOG_LEVEL")
 
 
 class RunningApp:
-    def __init__(self, process: subprocess.Popen[str], url: str | None, log: list[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], url: str | None, log: list[str],
+                 logged: threading.Condition) -> None:
         self.process = process
         self.url = url
         self.log = log
+        self._logged = logged
         self.http = httpx.Client(timeout=10)
+
+    def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
+        with self._logged:
+            if not self._logged.wait_for(lambda: any(text in line for line in self.log), timeout):
+                raise AssertionError(f"the app never logged {text!r}:\n{self.log_text}")
 
     @property
     def log_text(self) -> str:
@@ -148,7 +155,7 @@ def run_app(env: dict[str, str], *args: str, wait_for: str | None = "listening o
             raise AssertionError("app did not start:\n" + "\n".join(log))
         match = next((m for line in log if (m := _LISTENING.search(line))), None)
         url = f"http://{match.group(1)}:{match.group(2)}" if match else None
-    app = RunningApp(process, url, log)
+    app = RunningApp(process, url, log, seen)
     try:
         yield app
     finally:

@@ -42,6 +42,15 @@ def unfurls_for(slack: FakeSlack, channel: str, ts: str) -> list[dict]:
     return [r.data for r in slack.api_calls("chat.unfurl") if r.data.get("channel") == channel and r.data.get("ts") == ts]
 
 
+def wait_calls(slack: FakeSlack, method: str, count: int = 1, **match: str) -> list[dict]:
+    """Wait until `count` calls of a Web API method with these parameters arrived; their params."""
+    def pick(reqs):
+        found = [r.data for r in reqs if r.meta.get("api") == method
+                 and all(r.data.get(k) == v for k, v in match.items())]
+        return found if len(found) >= count else None
+    return slack.wait_for(pick)
+
+
 def wait_unfurls(slack, predicate, timeout=15.0):
     return slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.unfurl"
                                         and predicate(r.data)] or None, timeout)
@@ -65,12 +74,10 @@ def test_execution_links_on_qualys_hosts_unfurl_and_others_are_left_alone(world)
         "https://qualysguard.qualys.com/portal/dashboard",                          # Qualys, no execution
     ]
     assert app.event(link_shared("C0LINKS", "1700000001.000001", urls), event_id()).status_code == 200
-    seen = wait_unfurls(slack, lambda d: d.get("ts") == "1700000001.000001", timeout=15)
-    slack.wait_for(lambda reqs: len([r for r in reqs if r.meta.get("api") == "chat.unfurl"
-                                     and r.data.get("ts") == "1700000001.000001"]) >= 4)
+    wait_calls(slack, "chat.unfurl", 4, ts="1700000001.000001")
     calls = unfurls_for(slack, "C0LINKS", "1700000001.000001")
     unfurled = {url for call in calls for url in call["unfurls"]}
-    assert unfurled == set(urls[:4]) and len(calls) == 4 and seen
+    assert unfurled == set(urls[:4]) and len(calls) == 4
     card = calls[0]["unfurls"][next(iter(calls[0]["unfurls"]))]["blocks"]
     text = all_text({"blocks": card})
     assert "❌ *Failed* · *Remediate public S3 buckets*" in text and "4 steps, 1 failed" in text
@@ -82,7 +89,7 @@ def test_composer_previews_use_unfurl_id_and_source(world):
     execution_id = new_execution(qualys)
     url = f"https://qualysguard.qualys.com/qflow/#/executions/{execution_id}"
     app.event(link_shared("C0COMPOSE", "", [url], source="composer", unfurl_id="UNF-42"), event_id())
-    [call] = wait_unfurls(slack, lambda d: d.get("unfurl_id") == "UNF-42")
+    [call] = wait_calls(slack, "chat.unfurl", unfurl_id="UNF-42")
     assert call["source"] == "composer" and "channel" not in call and url in call["unfurls"]
 
 
@@ -90,12 +97,11 @@ def test_links_past_the_bound_are_not_unfurled(world):
     app, slack, qualys = world
     urls = [f"https://qualysguard.qualys.com/e/{new_execution(qualys)}" for _ in range(6)]
     app.event(link_shared("C0MANY", "1700000002.000001", urls), event_id())
-    slack.wait_for(lambda reqs: len([r for r in reqs if r.meta.get("api") == "chat.unfurl"
-                                     and r.data.get("channel") == "C0MANY"]) >= 4)
+    wait_calls(slack, "chat.unfurl", 4, channel="C0MANY")
     # Every lookup had finished by the time its unfurl was sent; the next event proves the queue moved on.
     probe = new_execution(qualys)
     app.event(link_shared("C0MANY2", "1700000002.000002", [f"https://qualysguard.qualys.com/e/{probe}"]), event_id())
-    wait_unfurls(slack, lambda d: d.get("channel") == "C0MANY2")
+    wait_calls(slack, "chat.unfurl", channel="C0MANY2")
     assert {u for c in unfurls_for(slack, "C0MANY", "1700000002.000001") for u in c["unfurls"]} == set(urls[:4])
 
 
@@ -107,10 +113,10 @@ def test_a_retried_event_unfurls_once(world):
     assert app.event(event, same).status_code == 200
     assert app.event(event, same, retry_num=1).status_code == 200
     assert app.event(event, same, retry_num=2).status_code == 200
-    wait_unfurls(slack, lambda d: d.get("channel") == "C0RETRY")
+    wait_calls(slack, "chat.unfurl", channel="C0RETRY")
     probe = f"https://qualysguard.qualys.com/e/{new_execution(qualys)}"  # a later event, to let any duplicate show
     app.event(link_shared("C0RETRY2", "1700000003.000002", [probe]), event_id())
-    wait_unfurls(slack, lambda d: d.get("channel") == "C0RETRY2")
+    wait_calls(slack, "chat.unfurl", channel="C0RETRY2")
     assert len(unfurls_for(slack, "C0RETRY", "1700000003.000001")) == 1
 
 
@@ -120,9 +126,8 @@ def test_a_429_from_chat_unfurl_is_waited_out(world):
     url = f"https://qualysguard.qualys.com/e/{new_execution(qualys)}"
     app.event(link_shared("C0RATE", "1700000004.000001", [url]), event_id())
     # The 429, then the same call again once Retry-After has passed.
-    calls = slack.wait_for(lambda reqs: (c := [r for r in reqs if r.meta.get("api") == "chat.unfurl"
-                                               and r.data.get("channel") == "C0RATE"])[1:] and c)
-    assert calls[0].data == calls[1].data and url in calls[1].data["unfurls"]
+    calls = wait_calls(slack, "chat.unfurl", 2, channel="C0RATE")
+    assert calls[0] == calls[1] and url in calls[1]["unfurls"]
 
 
 def test_buttons_inside_an_unfurl_call_chat_unfurl_again(world):
@@ -130,13 +135,12 @@ def test_buttons_inside_an_unfurl_call_chat_unfurl_again(world):
     execution_id = new_execution(qualys, "failed-with-steps.json")
     url = f"https://qualysguard.qualys.com/e/{execution_id}"
     app.event(link_shared("C0CLICK", "1700000005.000001", [url]), event_id())
-    [first] = wait_unfurls(slack, lambda d: d.get("channel") == "C0CLICK")
+    [first] = wait_calls(slack, "chat.unfurl", channel="C0CLICK")
     show_steps = buttons({"blocks": first["unfurls"][url]["blocks"]})["Show steps"]
     container = {"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C0CLICK",
                  "message_ts": "1700000005.000001", "app_unfurl_url": url, "attachment_id": 1}
     assert app.click(show_steps, "", container=container).status_code == 200
-    calls = slack.wait_for(lambda reqs: (c := [r.data for r in reqs if r.meta.get("api") == "chat.unfurl"
-                                               and r.data.get("channel") == "C0CLICK"])[1:] and c)
+    calls = wait_calls(slack, "chat.unfurl", 2, channel="C0CLICK")
     expanded = all_text({"blocks": calls[1]["unfurls"][url]["blocks"]})
     assert calls[1]["ts"] == "1700000005.000001" and "*Steps* · 4 · 1 failed" in expanded
     assert "Hide steps" in buttons({"blocks": calls[1]["unfurls"][url]["blocks"]})
@@ -147,7 +151,7 @@ def test_a_running_execution_unfurl_follows_it_until_it_finishes(world):
     execution_id = new_execution(qualys, "running.json")
     url = f"https://qualysguard.qualys.com/e/{execution_id}"
     app.event(link_shared("C0FOLLOW", "1700000006.000001", [url]), event_id())
-    [first] = wait_unfurls(slack, lambda d: d.get("channel") == "C0FOLLOW")
+    [first] = wait_calls(slack, "chat.unfurl", channel="C0FOLLOW")
     first_text = all_text({"blocks": first["unfurls"][url]["blocks"]})
     assert "⏳ *Running*" in first_text and "Following this run" in first_text
     qualys.executions[execution_id].update(status="Success", endDate=1746007633052)
@@ -163,8 +167,7 @@ def test_mentions_answer_in_their_thread_with_several_cards_bounded(world):
     text = "<@U0BOT> look at " + " and ".join(ids[:2])
     app.event({"type": "app_mention", "user": "U0ASKER", "text": text, "ts": "1700000007.000009",
                "thread_ts": "1700000007.000001", "channel": "C0MENTION"}, event_id())
-    posts = slack.wait_for(lambda reqs: (p := [r.data for r in reqs if r.meta.get("api") == "chat.postMessage"
-                                               and r.data.get("channel") == "C0MENTION"])[1:] and p)
+    posts = wait_calls(slack, "chat.postMessage", 2, channel="C0MENTION")
     assert all(p["thread_ts"] == "1700000007.000001" for p in posts)
     assert {p["blocks"][0]["text"]["text"] for p in posts} == {"✅ Success · Remediate public S3 buckets"}
     assert all("Share in channel" not in buttons(p) for p in posts)
@@ -177,8 +180,7 @@ def test_mentions_answer_in_their_thread_with_several_cards_bounded(world):
 
     app.event({"type": "app_mention", "user": "U0ASKER", "text": "<@U0BOT> hello?", "ts": "1700000009.1",
                "channel": "C0HELLO"}, event_id())
-    hello = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postMessage"
-                                         and r.data.get("channel") == "C0HELLO"] or None)
+    hello = wait_calls(slack, "chat.postMessage", channel="C0HELLO")
     assert "Send me a QFlow execution id" in hello[0]["text"]
 
 
@@ -188,8 +190,7 @@ def test_a_direct_message_is_answered_in_the_dm(world):
     app.event({"type": "message", "channel_type": "im", "channel": "D0DM", "user": "U0ASKER",
                "text": f"what happened in <https://qualysguard.qualys.com/e/{execution_id}>?", "ts": "1700000010.1"},
               event_id())
-    [post] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postMessage"
-                                          and r.data.get("channel") == "D0DM"] or None)
+    [post] = wait_calls(slack, "chat.postMessage", channel="D0DM")
     assert "thread_ts" not in post and execution_id in all_text(post)
     # The app's own messages and edits are not questions.
     app.event({"type": "message", "channel_type": "im", "channel": "D0DM", "bot_id": "B0BOT",
@@ -199,8 +200,7 @@ def test_a_direct_message_is_answered_in_the_dm(world):
     probe = new_execution(qualys)
     app.event({"type": "message", "channel_type": "im", "channel": "D0DM2", "user": "U0ASKER", "text": probe,
                "ts": "1700000010.4"}, event_id())
-    slack.wait_for(lambda reqs: [r for r in reqs if r.meta.get("api") == "chat.postMessage"
-                                 and r.data.get("channel") == "D0DM2"] or None)
+    wait_calls(slack, "chat.postMessage", channel="D0DM2")
     assert len([r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "D0DM"]) == 1
 
 
@@ -229,10 +229,9 @@ def test_where_the_bot_may_not_post_it_says_so_privately_and_logs_once(world):
     for n in (1, 2):
         app.event({"type": "app_mention", "user": "U0ASKER", "text": f"<@U0BOT> {new_execution(qualys)}",
                    "ts": f"1700000011.{n}", "channel": "C0PRIVATE"}, event_id())
-    told = slack.wait_for(lambda reqs: (e := [r.data for r in reqs if r.meta.get("api") == "chat.postEphemeral"
-                                              and r.data.get("channel") == "C0PRIVATE"])[1:] and e)
+    told = wait_calls(slack, "chat.postEphemeral", 2, channel="C0PRIVATE")
     assert told[0]["user"] == "U0ASKER" and "invite me" in told[0]["text"]
-    assert app.log_text.count("Slack refused to post a card in C0PRIVATE (not_in_channel)") == 1
+    app.wait_for_log("Slack refused to post a card in C0PRIVATE (not_in_channel)")
 
 
 def test_a_private_slash_answer_follows_a_running_execution(world):
@@ -260,3 +259,18 @@ def test_following_stops_at_its_limit_and_says_so():
             blocks = stopped[0]["unfurls"][url]["blocks"]
             assert "Refresh" in buttons({"blocks": blocks}) and "⏳" in all_text({"blocks": blocks})
             assert app.stop() == 0
+
+
+def test_refused_unfurls_are_logged_once_and_the_app_moves_on(world):
+    app, slack, qualys = world
+    refused = Reply(200, json.dumps({"ok": False, "error": "cannot_unfurl_url"}))
+    slack.fail_next("chat.unfurl", refused, refused)
+    for n in (1, 2):
+        url = f"https://qualysguard.qualys.com/e/{new_execution(qualys)}"
+        app.event(link_shared("C0NOUNFURL", f"1700000013.00000{n}", [url, url]), event_id())  # a link twice
+        wait_calls(slack, "chat.unfurl", n, channel="C0NOUNFURL")
+    app.wait_for_log("Slack refused to unfurl a link in C0NOUNFURL (cannot_unfurl_url)")
+    url = f"https://qualysguard.qualys.com/e/{new_execution(qualys)}"  # and the app carries on
+    app.event(link_shared("C0NOUNFURL", "1700000013.000003", [url]), event_id())
+    [last] = wait_calls(slack, "chat.unfurl", ts="1700000013.000003")
+    assert url in last["unfurls"]
