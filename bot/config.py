@@ -7,6 +7,7 @@ echoed back.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections.abc import Mapping
@@ -61,6 +62,14 @@ class Settings:
     refresh_seconds: float = 30.0
     refresh_max_minutes: float = 30.0
     max_cards: int = 4
+    redact_patterns: tuple[str, ...] = ()
+    audit_log: str = "-"
+    allowed_users: frozenset[str] = frozenset()
+    allowed_usergroups: frozenset[str] = frozenset()
+    allowed_channels: frozenset[str] = frozenset()
+    denied_channels: frozenset[str] = frozenset()
+    allow_shared_channels: bool = False
+    policy_contact: str = "the app's admin"
     log_level: str = "INFO"
 
     @property
@@ -72,6 +81,10 @@ class Settings:
         """Hosts whose links may be executions, beyond the platform table: the UI's, and the operator's."""
         ui_host = urlsplit(self.qualys_ui_url).hostname if self.qualys_ui_url else None
         return tuple(d for d in (*self.link_domains, ui_host) if d)
+
+    @property
+    def has_allow_lists(self) -> bool:
+        return bool(self.allowed_users or self.allowed_usergroups)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -214,6 +227,16 @@ def load_settings(
     refresh_max = _number(env, "QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, problems, whole=False,
                           unit="a number of minutes")
     max_cards = _int(env, "QFLOW_MAX_CARDS", 4, 1, 5, problems)
+    redact_patterns = _patterns(get("QFLOW_REDACT_PATTERNS"), problems)
+    audit_log = get("QFLOW_AUDIT_LOG") or "-"
+    allowed_users = _ids(env, "QFLOW_ALLOWED_USERS", ("U", "W"), problems)
+    allowed_usergroups = _ids(env, "QFLOW_ALLOWED_USERGROUPS", ("S",), problems)
+    allowed_channels = _ids(env, "QFLOW_ALLOWED_CHANNELS", ("C", "G", "D"), problems)
+    denied_channels = _ids(env, "QFLOW_DENIED_CHANNELS", ("C", "G", "D"), problems)
+    shared = (get("QFLOW_ALLOW_SHARED_CHANNELS") or "false").lower()
+    if shared not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append("QFLOW_ALLOW_SHARED_CHANNELS should be true or false (default false)")
+    policy_contact = get("QFLOW_POLICY_CONTACT") or "the app's admin"
     log_level = (get("LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append("LOG_LEVEL should be DEBUG, INFO, WARNING or ERROR")
@@ -244,8 +267,42 @@ def load_settings(
         refresh_seconds=refresh,
         refresh_max_minutes=refresh_max,
         max_cards=max_cards,
+        redact_patterns=redact_patterns,
+        audit_log=audit_log,
+        allowed_users=allowed_users,
+        allowed_usergroups=allowed_usergroups,
+        allowed_channels=allowed_channels,
+        denied_channels=denied_channels,
+        allow_shared_channels=shared in ("true", "1", "yes"),
+        policy_contact=policy_contact,
         log_level=log_level,
     )
+
+
+def _patterns(raw: str | None, problems: list[str]) -> tuple[str, ...]:
+    """QFLOW_REDACT_PATTERNS: a JSON list of regular expressions."""
+    if not raw:
+        return ()
+    try:
+        patterns = json.loads(raw)
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+            raise ValueError
+        for pattern in patterns:
+            re.compile(pattern)
+    except (ValueError, re.error):
+        problems.append('QFLOW_REDACT_PATTERNS should be a JSON list of regular expressions, like ["ACME-[0-9]{6}"]')
+        return ()
+    return tuple(patterns)
+
+
+def _ids(env: Mapping[str, str], name: str, prefixes: tuple[str, ...], problems: list[str]) -> frozenset[str]:
+    """A comma-separated list of Slack ids, each starting with one of `prefixes`."""
+    ids = frozenset(i.strip().upper() for i in (_blank_to_none(env, name) or "").split(",") if i.strip())
+    if any(not re.fullmatch(r"[A-Z0-9]{3,30}", i) or not i.startswith(prefixes) for i in ids):
+        problems.append(f"{name} should be comma-separated Slack ids starting with {' or '.join(prefixes)} "
+                        "(copy them from a profile's or channel's details)")
+        return frozenset()
+    return ids
 
 
 def _check_token(problems: list[str], name: str, value: str | None, prefix: str, kind: str, where: str) -> None:

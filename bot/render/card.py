@@ -17,7 +17,8 @@ from slack_sdk.models.blocks import (
 )
 
 from ..qflow.models import FAILURE_KINDS, Execution, StatusKind, Step
-from ..redact import redact_pairs
+from ..redact import DEFAULT as DEFAULT_REDACTOR
+from ..redact import Redactor, redact_execution
 from .message import MAX_FIELDS, MAX_SECTION_TEXT, SlackMessage
 from .state import CardState
 from .text import code, date_token, format_duration, joined, plain, safe, short_id, utc_fallback
@@ -36,7 +37,7 @@ STATUS_MARKERS: dict[StatusKind, str] = {
 STEPS_PAGE_SIZE = 10
 ERRORS_PAGE_SIZE = 5
 FIELD_VALUE_CHARS = 300
-MAX_PAIRS_SCANNED = FIELD_VALUE_CHARS // 4  # "a=b" plus a separator is the shortest item that shows
+MAX_PAIRS_SHOWN = FIELD_VALUE_CHARS // 4  # "a=b" plus a separator is the shortest item that shows
 BAR_WIDTH = 8
 
 # action_ids: listeners match the prefix, the value says the rest.
@@ -106,9 +107,12 @@ def render_execution_card(
     fetched_at: datetime,
     open_url: str | None = None,
     note: str | None = None,
+    redactor: Redactor = DEFAULT_REDACTOR,
 ) -> SlackMessage:
     """The whole card for `state.view` (summary, steps or errors) of an execution; `state.compact`
-    gives the unfurl form. `note` (plain words) says whether the card follows a running execution."""
+    gives the unfurl form. `note` (plain words) says whether the card follows a running execution.
+    Every piece of API text is passed through `redactor` first."""
+    execution = redact_execution(execution, redactor)
     kind = execution.kind
     blocks: list[Block]
     first_error = _first_error(execution)
@@ -188,9 +192,9 @@ def _fields(execution: Execution) -> list[str]:
 
 
 def _pairs(items: list[str]) -> str:
-    """`key=value` items, secrets masked; only as many are scanned as the field can show."""
-    shown = items[:MAX_PAIRS_SCANNED]
-    return joined(redact_pairs(shown), FIELD_VALUE_CHARS, unseen=len(items) - len(shown))
+    """`key=value` items (already redacted), as many as the field can show."""
+    shown = items[:MAX_PAIRS_SHOWN]
+    return joined(shown, FIELD_VALUE_CHARS, unseen=len(items) - len(shown))
 
 
 def _step_label(step: Step, limit: int = 60) -> str:

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 from cachetools import TTLCache
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -48,6 +48,18 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
     )
 
     seen_events = SeenEvents()
+    seen_signatures = SeenEvents(ttl=600.0)  # Bolt refuses timestamps older than 5 minutes
+
+    @app.middleware
+    def refuse_replays(request: BoltRequest, next: Any) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+        # A signed request captured and sent again verifies fine; the same signature twice is a replay.
+        signature = next(iter(request.headers.get("x-slack-signature") or []), None)
+        timestamp = next(iter(request.headers.get("x-slack-request-timestamp") or []), None)
+        if signature and not seen_signatures.first_time(f"{timestamp}:{signature}"):
+            log.warning("refused a replayed request")
+            return BoltResponse(status=401, body="replayed request")
+        next()
+        return None
 
     @app.middleware
     def drop_retried_events(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002 - Bolt's name

@@ -15,10 +15,13 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from ..audit import AuditLog, outcome_of
 from ..config import Settings
 from ..links import Found, LinkMatcher
 from ..lookup import ExecutionLookups, Lookup
+from ..policy import Asker, Policy
 from ..qflow import Execution, QFlowError
+from ..redact import Redactor
 from ..render import (
     BadButtonValue,
     CardState,
@@ -30,6 +33,7 @@ from ..render import (
 from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, md
 from ..render.messages import render_found_nothing, render_too_many
 from ..render.text import code
+from .access import Access, denial_text
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
 
@@ -48,17 +52,23 @@ class CardService:
     """Looks executions up and answers with cards, on a bounded pool of workers."""
 
     def __init__(self, settings: Settings, lookups: ExecutionLookups, client: WebClient | None = None,
-                 *, clock: Callable[[], float] = time.monotonic) -> None:
+                 *, clock: Callable[[], float] = time.monotonic, audit: AuditLog | None = None) -> None:
         self._settings = settings
         self._lookups = lookups
-        self._client = client
+        self._client: WebClient | None = None
+        self.access: Access | None = None
         self._clock = clock
         self.matcher = LinkMatcher(settings.qualys_link_domains)
+        self.redactor = Redactor(settings.redact_patterns, settings.secrets)
+        self.audit = audit or AuditLog(settings.audit_log)
+        if client is not None:
+            self.attach_client(client)
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="qflow-lookup")
         self.follows = Follows(self._follow_tick, self._submit, settings.refresh_seconds, clock=clock)
 
     def attach_client(self, client: WebClient) -> None:
         self._client = client
+        self.access = Access(Policy(self._settings, home_team=None), client)
 
     def shutdown(self, wait: bool = True) -> None:
         self.follows.stop()
@@ -83,13 +93,18 @@ class CardService:
 
     # --- entry points (called from listeners, after ack) -----------------------
 
-    def answer_command(self, state: CardState, response_url: str, channel: str | None, user: str | None) -> None:
+    def answer_command(self, state: CardState, response_url: str, asker: Asker) -> None:
         """The slash command's card, privately, replacing the "Looking up…" ack."""
-        key = ephemeral_key(channel, user, state.execution_id)
+        key = ephemeral_key(asker.channel, asker.user, state.execution_id)
         destination = ResponseUrl(response_url, key=key, response_type="ephemeral", replace_original=True)
-        self._submit(self.deliver, state, destination, False, True)
 
-    def answer_unfurl(self, event: Mapping[str, Any]) -> None:
+        def answer() -> None:
+            if self.allowed(asker, [state.execution_id], destination.send):
+                self.deliver(state, destination, follow=True, asker=asker)
+
+        self._submit(answer)
+
+    def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
         found: list[tuple[str, str]] = []
         for link in event.get("links") or []:
@@ -97,44 +112,59 @@ class CardService:
             execution_id = self.matcher.execution_in_link(url)
             if execution_id and all(url != seen for seen, _ in found):
                 found.append((url, execution_id))
+        if not found:
+            return
         posted = event.get("source") != "composer"
-        for url, execution_id in found[: self._settings.max_cards]:
-            destination = Unfurl(
-                self.client, url,
-                channel=event.get("channel") if posted else None, ts=event.get("message_ts") if posted else None,
-                unfurl_id=event.get("unfurl_id"), source=event.get("source"),
-            )
-            state = CardState(execution_id, private=False, compact=True)
-            self._submit(self.deliver, state, destination, False, posted)
+        channel, user = event.get("channel"), event.get("user")
+        asker = Asker(user, channel, "unfurl", public=True, shared=shared)
         if len(found) > self._settings.max_cards:
-            log.info("unfurled %d of %d execution links in one message (QFLOW_MAX_CARDS)",
+            log.info("unfurling %d of %d execution links in one message (QFLOW_MAX_CARDS)",
                      self._settings.max_cards, len(found))
 
-    def answer_message(self, text: str, channel: str, thread_ts: str | None, user: str | None) -> None:
+        def answer() -> None:
+            if not self.allowed(asker, [e for _, e in found], self._ephemeral_sender(channel, user)):
+                return
+            for url, execution_id in found[: self._settings.max_cards]:
+                destination = Unfurl(
+                    self.client, url, channel=channel if posted else None,
+                    ts=event.get("message_ts") if posted else None,
+                    unfurl_id=event.get("unfurl_id"), source=event.get("source"),
+                )
+                state = CardState(execution_id, private=False, compact=True)
+                self._submit(self.deliver, state, destination, False, posted, None, asker)
+
+        self._submit(answer)
+
+    def answer_message(self, text: str, thread_ts: str | None, asker: Asker) -> None:
         """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
         found = self.matcher.find(text)
-        self._submit(self._answer_found, found, channel, thread_ts, user)
+        self._submit(self._answer_found, found, thread_ts, asker)
 
-    def answer_shortcut(self, text: str, response_url: str) -> None:
+    def answer_shortcut(self, text: str, response_url: str, asker: Asker) -> None:
         """The message shortcut: every execution in the message, privately, with Share in channel."""
         found = self.matcher.find(text)
         limit = min(self._settings.max_cards, ResponseUrl.MAX_USES - 1)
-        self._submit(self._answer_shortcut, found[:limit], found[limit:], response_url)
+        self._submit(self._answer_shortcut, found[:limit], found[limit:], response_url, asker)
 
     def answer_click(self, action_id: str, value: str | None, *, response_url: str | None,
-                     container: Mapping[str, Any], channel: str | None, user: str | None) -> None:
-        """A button on a card: re-render in place, refresh, or share with the channel."""
+                     container: Mapping[str, Any], channel: str | None, user: str | None,
+                     user_team: str | None = None) -> None:
+        """A button on a card: re-render in place, refresh, or share with the channel. The policy is
+        checked for the clicking user, whoever asked first."""
         if action_id == OPEN:
             return
+        private = ResponseUrl(response_url, response_type="ephemeral", replace_original=False) if response_url else None
+        deny_to = private.send if private else self._ephemeral_sender(channel, user)
         try:
             state = parse_state(value)
         except BadButtonValue:
-            if response_url:
-                self._submit(self._send, ResponseUrl(response_url, response_type="ephemeral",
-                                                     replace_original=False), stale_button())
+            self.audit.record(entry="click", user=user, channel=channel, outcome="stale_button")
+            self._submit(deny_to, stale_button())
             return
+        public = not container.get("is_ephemeral")
         if action_id == SHARE and response_url:
-            self._submit(self._share, state, response_url, user)
+            asker = Asker(user, channel, "share", public=True, user_team=user_team)
+            self._submit(self._share, state, response_url, asker)
             return
         if action_id not in VIEW_ACTIONS:
             log.info("ignoring unknown action %s", action_id[:60])
@@ -149,45 +179,94 @@ class CardService:
             destination = ResponseUrl(response_url, key=key, replace_original=True)
         else:
             return
-        followed = self.follows.find(destination.key) if destination.key else None
-        if followed:  # keep following, now showing what the reader chose, through the newest channel
-            followed.state = state
-            followed.destination = destination
-        self._submit(self.deliver, state, destination, action_id == REFRESH, False, followed)
+        asker = Asker(user, channel, "click", public=public, user_team=user_team)
+
+        def answer() -> None:
+            if not self.allowed(asker, [state.execution_id], deny_to):
+                return
+            followed = self.follows.find(destination.key) if destination.key else None
+            if followed:  # keep following, now showing what the reader chose, through the newest channel
+                followed.state = state
+                followed.destination = destination
+            self.deliver(state, destination, action_id == REFRESH, False, followed, asker)
+
+        self._submit(answer)
+
+    # --- access -------------------------------------------------------------------
+
+    def allowed(self, asker: Asker, execution_ids: list[str], deny_to: Callable[[SlackMessage], Any]) -> bool:
+        """True when the policy lets `asker` see these executions; else tell them why, privately."""
+        decision = self.access.check(asker) if self.access else None
+        if decision is None or decision.allowed:
+            return True
+        for execution_id in execution_ids or [None]:  # type: ignore[list-item]
+            self.audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="denied",
+                              execution_id=execution_id)
+        text = denial_text(decision, self._settings.policy_contact)
+        try:
+            deny_to(SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}]))
+        except Exception:
+            log.info("could not tell %s why they were denied", asker.user)
+        return False
+
+    def _ephemeral_sender(self, channel: str | None, user: str | None) -> Callable[[SlackMessage], Any]:
+        def send(message: SlackMessage) -> None:
+            if not channel or not user:
+                return
+            try:
+                self.client.chat_postEphemeral(channel=channel, user=user, text=message.text, blocks=message.blocks)
+            except SlackApiError as error:
+                log.info("could not post privately to %s: %s", user, error.response.get("error"))
+
+        return send
 
     # --- work --------------------------------------------------------------------
 
     def card(self, state: CardState, *, fresh: bool = False, note: Callable[[Execution], str | None] | None = None,
-             shared_by: str | None = None) -> tuple[SlackMessage, Lookup | None]:
-        """The card for `state` (and its lookup), or an error message and None; never raises."""
+             shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
+        """The card for `state` (and its lookup), or an error message and None; never raises.
+        With an `asker`, the request is written to the audit log."""
+        started = time.perf_counter()
+        lookup: Lookup | None = None
+        failure: BaseException | None = None
         try:
             lookup = self._lookups.get(state.execution_id, fresh=fresh)
-            message = render_execution_card(
-                lookup.execution, state, fetched_at=lookup.fetched_at,
-                open_url=self._settings.open_url(state.execution_id, lookup.execution.workflow),
-                note=note(lookup.execution) if note else None,
-            )
+            message = self.render(lookup, state, note(lookup.execution) if note else None)
         except QFlowError as error:
             log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
-            return render_lookup_error(error, state), None
-        except Exception:
+            failure, message = error, render_lookup_error(error, state)
+        except Exception as error:
             reference = uuid.uuid4().hex[:12]
             log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
-            return render_lookup_error(RuntimeError(), state, reference=reference), None
+            failure, message = error, render_lookup_error(RuntimeError(), state, reference=reference)
+        if asker:
+            self.audit.record(
+                entry=asker.entry, user=asker.user, channel=asker.channel, execution_id=state.execution_id,
+                outcome=outcome_of(failure), cache_hit=lookup.cache_hit if lookup else None,
+                upstream_ms=None if lookup and lookup.cache_hit else (time.perf_counter() - started) * 1000,
+            )
+        if failure is not None:
+            return message, None
         if shared_by and _USER_ID.match(shared_by):
             message = SlackMessage(message.text, message.blocks + [
                 {"type": "context", "elements": [md(f"Shared by <@{shared_by}>").to_dict()]}
             ])
         return message, lookup
 
+    def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
+        return render_execution_card(
+            lookup.execution, state, fetched_at=lookup.fetched_at, note=note, redactor=self.redactor,
+            open_url=self._settings.open_url(state.execution_id, lookup.execution.workflow),
+        )
+
     def deliver(self, state: CardState, destination: Destination, fresh: bool = False, follow: bool = False,
-                followed: Follow | None = None) -> bool:
+                followed: Follow | None = None, asker: Asker | None = None) -> bool:
         """Send the card for `state`; when asked and the run is still going, keep it up to date
         (`followed`: the card is already followed, and its note stays)."""
         seconds = self._follow_seconds(destination) if follow else 0.0
         left = followed.deadline - self._clock() if followed else seconds
         following = (lambda e: None if e.is_finished else self._following_note(left)) if left > 0 else None
-        message, lookup = self.card(state, fresh=fresh, note=following)
+        message, lookup = self.card(state, fresh=fresh, note=following, asker=asker)
         delivered = self._send(destination, message)
         if delivered and seconds > 0 and lookup and not lookup.execution.is_finished:
             added = self.follows.add(state, destination, seconds)
@@ -237,33 +316,38 @@ class CardService:
             note = f"Stopped following after {minutes:g} min: press Refresh for the latest."
         else:
             note = self._following_note(follow.deadline - self._clock())
-        message = render_execution_card(
-            execution, follow.state, fetched_at=lookup.fetched_at, note=note,
-            open_url=self._settings.open_url(follow.state.execution_id, execution.workflow),
-        )
-        self._send(follow.destination, message)
+        self._send(follow.destination, self.render(lookup, follow.state, note))
         return not (finished or expired)
 
-    def _answer_found(self, found: list[Found], channel: str, thread_ts: str | None, user: str | None) -> None:
+    def _answer_found(self, found: list[Found], thread_ts: str | None, asker: Asker) -> None:
+        channel = asker.channel or ""
         if not found:
-            self._post_or_explain(render_found_nothing(), channel, thread_ts, user)
+            self._post_or_explain(render_found_nothing(), channel, thread_ts, asker.user)
+            return
+        deny_to = (ChannelMessage(self.client, channel, thread_ts).send if asker.channel_kind == "im"
+                   else self._ephemeral_sender(channel, asker.user))
+        if not self.allowed(asker, [f.execution_id for f in found], deny_to):
             return
         limit = self._settings.max_cards
         for item in found[:limit]:
             destination = ChannelMessage(self.client, channel, thread_ts)
-            if not self.deliver(CardState(item.execution_id, private=False), destination, follow=True):
-                self._explain_refusal(destination.refusal, channel, user)
+            if not self.deliver(CardState(item.execution_id, private=False), destination, follow=True, asker=asker):
+                self._explain_refusal(destination.refusal, channel, asker.user)
                 return
         if len(found) > limit:
-            self._post_or_explain(render_too_many(found[limit:], limit), channel, thread_ts, user)
+            self._post_or_explain(render_too_many(found[limit:], limit), channel, thread_ts, asker.user)
 
-    def _answer_shortcut(self, shown: list[Found], rest: list[Found], response_url: str) -> None:
+    def _answer_shortcut(self, shown: list[Found], rest: list[Found], response_url: str, asker: Asker) -> None:
         destination = ResponseUrl(response_url)
         if not shown:
+            self.audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="no_ids")
             destination.send(render_found_nothing(shortcut=True), response_type="ephemeral")
             return
+        deny = lambda m: destination.send(m, response_type="ephemeral")  # noqa: E731
+        if not self.allowed(asker, [f.execution_id for f in shown + rest], deny):
+            return
         for item in shown:
-            message, _ = self.card(CardState(item.execution_id, private=True))
+            message, _ = self.card(CardState(item.execution_id, private=True), asker=asker)
             destination.send(message, response_type="ephemeral", replace_original=False)
         if rest:
             destination.send(render_too_many(rest, len(shown)), response_type="ephemeral", replace_original=False)
@@ -290,10 +374,13 @@ class CardService:
         except SlackApiError as error:
             log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
 
-    def _share(self, state: CardState, response_url: str, user_id: str | None) -> None:
-        public = CardState(state.execution_id, state.view, state.page, private=False)
-        message, lookup = self.card(public, shared_by=user_id)
+    def _share(self, state: CardState, response_url: str, asker: Asker) -> None:
         destination = ResponseUrl(response_url)
+        deny = lambda m: destination.send(m, response_type="ephemeral", replace_original=False)  # noqa: E731
+        if not self.allowed(asker, [state.execution_id], deny):
+            return
+        public = CardState(state.execution_id, state.view, state.page, private=False)
+        message, lookup = self.card(public, shared_by=asker.user, asker=asker)
         if lookup is None:  # an error is for the asker, not the channel
             self._send(destination, message)
             return

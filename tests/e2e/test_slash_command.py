@@ -204,3 +204,14 @@ def test_no_secret_reaches_the_log(app, qualys):
     assert token not in app.log_text and "fake-signing-secret" not in app.log_text
     assert "xoxb-1111" not in app.log_text
     assert json.dumps  # log text is a plain string of every line the process printed
+
+
+def test_a_replayed_request_is_refused(app, slack, qualys, expectations):
+    url = expectations.expect(slack.new_response_url())
+    body = f"command=%2Fqflow&text=execution+{SAMPLE}&user_id=U0ASKER&channel_id=C0CHAN&response_url={url}"
+    first = app.post_signed(body, "application/x-www-form-urlencoded", timestamp=int(time.time()))
+    assert first.status_code == 200
+    slack.wait_for_responses(url)
+    before = len(qualys.requests)
+    again = app.http.post(app.url + "/slack/events", content=first.request.content, headers=first.request.headers)
+    assert again.status_code == 401 and len(qualys.requests) == before

@@ -24,6 +24,11 @@ class FakeSlack:
         self._faults: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
         self.socket_url: str | None = None
+        # conversations.info: ids not listed are public, unshared channels (D…: the app's DMs);
+        # ids in `invisible` answer channel_not_found, as a private channel without the app does.
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.invisible: set[str] = set()
+        self.usergroups: dict[str, list[str]] = {}
         self._server = LoopbackServer(self._handle)
         self._response_ids = 0
         self._ts = 0
@@ -107,6 +112,18 @@ class FakeSlack:
         if method == "auth.test":
             return _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
                        user_id="U0BOT", bot_id="B0BOT")
+        if method == "conversations.info":
+            channel = str(request.data.get("channel") or "")
+            if channel in self.invisible or not channel:
+                return _ok(False, error="channel_not_found")
+            default = {"id": channel, "is_im": channel.startswith("D"), "is_private": channel.startswith("G"),
+                       "is_mpim": False, "is_ext_shared": False, "is_channel": channel.startswith("C")}
+            return _ok(True, channel={**default, **self.channels.get(channel, {})})
+        if method == "usergroups.users.list":
+            group = str(request.data.get("usergroup") or "")
+            if group not in self.usergroups:
+                return _ok(False, error="no_such_subteam")
+            return _ok(True, users=self.usergroups[group])
         if method in ("chat.postMessage", "chat.postEphemeral"):
             with self._lock:
                 self._ts += 1

@@ -23,7 +23,8 @@ def test_command_interactivity_and_events_share_one_url():
 def test_events_scopes_and_shortcut_match_the_listeners():
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {"link_shared", "app_mention", "message.im"}
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
-    assert scopes == {"commands", "links:read", "links:write", "app_mentions:read", "chat:write", "im:history"}
+    assert scopes == {"commands", "links:read", "links:write", "app_mentions:read", "chat:write", "im:history",
+                      "channels:read", "groups:read", "im:read", "mpim:read", "usergroups:read"}
     [shortcut] = MANIFEST["features"]["shortcuts"]
     assert shortcut["callback_id"] == CALLBACK_ID and shortcut["type"] == "message"
     assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True

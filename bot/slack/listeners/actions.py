@@ -21,6 +21,7 @@ def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any]
         container=body.get("container") or {},
         channel=(body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"),
         user=(body.get("user") or {}).get("id"),
+        user_team=(body.get("user") or {}).get("team_id"),
     )
 
 

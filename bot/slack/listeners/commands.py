@@ -7,23 +7,30 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from ...command import BadId, Help, Lookup, Usage, parse_command
+from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ..cards import CardService, looking_up
 
 
 def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
     name = command.get("command") or "/qflow"
+    user, channel = command.get("user_id"), command.get("channel_id")
     request = parse_command(command.get("text"))
-    if isinstance(request, Help):
-        ack(response_type="ephemeral", **render_help(name).payload())
-    elif isinstance(request, Usage):
-        ack(response_type="ephemeral", **render_usage(request.given, name).payload())
-    elif isinstance(request, BadId):
-        ack(response_type="ephemeral", **render_invalid_id(request.given).payload())
-    elif isinstance(request, Lookup):
+    if isinstance(request, Lookup):
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
-        qflow.answer_command(state, command["response_url"], command.get("channel_id"), command.get("user_id"))
+        asker = Asker(user, channel, "command", public=False, user_team=command.get("team_id"))
+        qflow.answer_command(state, command["response_url"], asker)
+        return
+    if isinstance(request, Help):
+        message, outcome = render_help(name), "help"
+    elif isinstance(request, Usage):
+        message, outcome = render_usage(request.given, name), "usage"
+    else:
+        assert isinstance(request, BadId)
+        message, outcome = render_invalid_id(request.given), "invalid_id"
+    ack(response_type="ephemeral", **message.payload())
+    qflow.audit.record(entry="command", user=user, channel=channel, outcome=outcome)
 
 
 def register(app: App, command: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from ...policy import Asker
 from ..cards import CardService
 
 CALLBACK_ID = "qflow_lookup_message"
@@ -25,7 +26,10 @@ def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], qflow: CardServi
     ack()
     response_url = shortcut.get("response_url")
     if response_url:
-        qflow.answer_shortcut(message_text(shortcut.get("message") or {}), response_url)
+        user = shortcut.get("user") or {}
+        asker = Asker(user.get("id"), (shortcut.get("channel") or {}).get("id"), "shortcut", public=False,
+                      user_team=user.get("team_id"))
+        qflow.answer_shortcut(message_text(shortcut.get("message") or {}), response_url, asker)
 
 
 def register(app: App) -> None:

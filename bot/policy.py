@@ -1,0 +1,78 @@
+"""Who may see execution details where: a pure decision, from facts the Slack layer gathers.
+
+One service token serves the whole workspace, so the app itself decides. The rules, in order:
+a denied channel; a user from another workspace; a channel shared with other organisations
+(Slack Connect) unless allowed, or one whose sharing the app cannot see when the answer would
+be posted there; the channel allow-list (DMs with the app are exempt); the user allow-lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .config import Settings
+
+ChannelKind = Literal["public", "private", "im", "mpim"]
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks, where, and how the answer would be seen."""
+
+    user: str | None
+    channel: str | None
+    entry: str  # command, click, unfurl, mention, dm, shortcut, share
+    public: bool  # the answer is posted where others see it
+    user_team: str | None = None
+    channel_kind: ChannelKind | None = None  # None: unknown
+    shared: bool | None = None  # shared with other organisations; None: unknown
+    usergroups: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    setting: str = ""
+
+
+ALLOW = Decision(True)
+
+
+class Policy:
+    def __init__(self, settings: Settings, home_team: str | None) -> None:
+        self._s = settings
+        self.home_team = home_team
+
+    @property
+    def allowed_usergroups(self) -> frozenset[str]:
+        return self._s.allowed_usergroups
+
+    @property
+    def needs_usergroups(self) -> bool:
+        return bool(self._s.allowed_usergroups)
+
+    def decide(self, asker: Asker) -> Decision:
+        s = self._s
+        if asker.channel and asker.channel.upper() in s.denied_channels:
+            return Decision(False, "this channel is on the app's deny list", "QFLOW_DENIED_CHANNELS")
+        if asker.user_team and self.home_team and asker.user_team != self.home_team:
+            return Decision(False, "execution details are only for members of the workspace that installed the app",
+                            "the installation")
+        if not s.allow_shared_channels:
+            if asker.shared:
+                return Decision(False, "this channel is shared with other organisations (Slack Connect), and "
+                                "execution details stay inside your workspace", "QFLOW_ALLOW_SHARED_CHANNELS")
+            if asker.shared is None and asker.public:
+                return Decision(False, "I can't see whether this channel is shared outside your workspace, so I "
+                                "won't post execution details in it; `/qflow execution &lt;id&gt;` answers you privately",
+                                "QFLOW_ALLOW_SHARED_CHANNELS")
+        if s.allowed_channels and asker.channel_kind != "im" and (asker.channel or "").upper() not in s.allowed_channels:
+            return Decision(False, "the app answers only in some channels", "QFLOW_ALLOWED_CHANNELS")
+        if s.allowed_users or s.allowed_usergroups:
+            user = (asker.user or "").upper()
+            if user not in s.allowed_users and not (asker.usergroups & s.allowed_usergroups):
+                return Decision(False, "only some people may look up executions",
+                                "QFLOW_ALLOWED_USERS / QFLOW_ALLOWED_USERGROUPS")
+        return ALLOW
