@@ -51,31 +51,35 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
     seen_signatures = SeenEvents(ttl=600.0)  # Bolt refuses timestamps older than 5 minutes
 
     @app.middleware
-    def refuse_replays(request: BoltRequest, next: Any) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+    def refuse_replays(request: BoltRequest, body: dict[str, Any], next_: Any) -> BoltResponse | None:
         # A signed request captured and sent again verifies fine; the same signature twice is a replay.
+        # Events are left to the event_id check below: Slack's own retry may repeat a signature.
+        if body.get("type") == "event_callback":
+            next_()
+            return None
         signature = next(iter(request.headers.get("x-slack-signature") or []), None)
         timestamp = next(iter(request.headers.get("x-slack-request-timestamp") or []), None)
         if signature and not seen_signatures.first_time(f"{timestamp}:{signature}"):
             log.warning("refused a replayed request")
             return BoltResponse(status=401, body="replayed request")
-        next()
+        next_()
         return None
 
     @app.middleware
-    def drop_retried_events(body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002 - Bolt's name
+    def drop_retried_events(body: dict[str, Any], next_: Any) -> BoltResponse | None:
         # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
         # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not seen_events.first_time(str(event_id)):
             log.info("dropping a redelivered event %s", event_id)
             return BoltResponse(status=200, body="")
-        next()
+        next_()
         return None
 
     @app.middleware
-    def provide_card_service(context: BoltContext, next: Any) -> None:  # noqa: A002 - Bolt's name
+    def provide_card_service(context: BoltContext, next_: Any) -> None:
         context["qflow"] = cards
-        next()
+        next_()
 
     @app.error
     def log_unhandled(error: Exception) -> None:

@@ -63,14 +63,15 @@ class RunningApp:
 
     def click(self, button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER",
               container: dict[str, Any] | None = None, message: dict[str, Any] | None = None) -> httpx.Response:
+        container = container or {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0CHAN",
+                                  "is_ephemeral": True}
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "username": "clicker", "team_id": "T0FAKE"},
             "api_app_id": "A0APP",
             "team": {"id": "T0FAKE", "domain": "fake"},
-            "container": container or {"type": "message", "message_ts": "1700000000.000100",
-                                        "channel_id": "C0CHAN", "is_ephemeral": True},
-            "channel": {"id": "C0CHAN", "name": "incident"},
+            "container": container,
+            "channel": {"id": container.get("channel_id", "C0CHAN"), "name": "incident"},
             "trigger_id": "1.2.3",
             "response_url": response_url,
             "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "qflow_card_actions",
@@ -88,9 +89,9 @@ class RunningApp:
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
         return self.post_signed(json.dumps(envelope), "application/json", headers=headers)
 
-    def message_shortcut(self, text: str, response_url: str, **message: Any) -> httpx.Response:
+    def message_shortcut(self, text: str, response_url: str, *, user: str = "U0ASKER", **message: Any) -> httpx.Response:
         payload = {"type": "message_action", "callback_id": "qflow_lookup_message", "trigger_id": "1.2.3",
-                   "team": {"id": "T0FAKE"}, "user": {"id": "U0ASKER"}, "channel": {"id": "C0CHAN"},
+                   "team": {"id": "T0FAKE"}, "user": {"id": user, "team_id": "T0FAKE"}, "channel": {"id": "C0CHAN"},
                    "message": {"type": "message", "user": "U0OTHER", "ts": "1700000000.000200", "text": text,
                                **message},
                    "response_url": response_url, "message_ts": "1700000000.000200", "action_ts": "1.1"}

@@ -1,0 +1,59 @@
+import pytest
+
+from bot.config import load_settings
+from bot.policy import Asker, Policy
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
+
+
+def policy(**env):
+    return Policy(load_settings({**BASE, **env}), home_team="T0HOME")
+
+
+def ask(user="U0ME", channel="C0CHAN", public=False, **kw):
+    kw.setdefault("channel_kind", "public")
+    kw.setdefault("shared", False)
+    return Asker(user, channel, "command", public, **kw)
+
+
+def test_everyone_in_the_workspace_by_default():
+    assert policy().decide(ask()).allowed
+    assert policy().decide(ask(public=True)).allowed
+
+
+def test_other_workspaces_are_refused():
+    decision = policy().decide(ask(user_team="T0OTHER"))
+    assert not decision.allowed and "installed the app" in decision.reason
+    assert policy().decide(ask(user_team="T0HOME")).allowed
+
+
+def test_slack_connect_channels_get_nothing_unless_allowed():
+    assert policy().decide(ask(shared=True)).setting == "QFLOW_ALLOW_SHARED_CHANNELS"
+    assert policy(QFLOW_ALLOW_SHARED_CHANNELS="true").decide(ask(shared=True)).allowed
+
+
+def test_unknown_sharing_blocks_posting_but_not_private_answers():
+    assert policy().decide(ask(shared=None, channel_kind=None, public=False)).allowed
+    assert not policy().decide(ask(shared=None, channel_kind=None, public=True)).allowed
+
+
+def test_channel_lists():
+    p = policy(QFLOW_ALLOWED_CHANNELS="C0GOOD", QFLOW_DENIED_CHANNELS="C0BAD")
+    assert p.decide(ask(channel="C0GOOD")).allowed
+    assert p.decide(ask(channel="C0OTHER")).setting == "QFLOW_ALLOWED_CHANNELS"
+    assert p.decide(ask(channel="D0MYDM", channel_kind="im")).allowed  # DMs with the app
+    assert policy(QFLOW_DENIED_CHANNELS="C0BAD").decide(ask(channel="C0BAD")).setting == "QFLOW_DENIED_CHANNELS"
+
+
+@pytest.mark.parametrize("user,groups,allowed", [
+    ("U0LISTED", frozenset(), True), ("U0OTHER", frozenset({"S0ONCALL"}), True),
+    ("U0OTHER", frozenset({"S0ELSE"}), False), (None, frozenset(), False),
+])
+def test_user_and_group_allow_lists(user, groups, allowed):
+    p = policy(QFLOW_ALLOWED_USERS="U0LISTED", QFLOW_ALLOWED_USERGROUPS="S0ONCALL")
+    assert p.decide(ask(user=user, usergroups=groups)).allowed is allowed
+
+
+def test_the_deny_list_wins_over_the_allow_lists():
+    p = policy(QFLOW_ALLOWED_USERS="U0ME", QFLOW_DENIED_CHANNELS="C0CHAN")
+    assert not p.decide(ask()).allowed
