@@ -111,6 +111,9 @@ def _error_value_text(value: Any, depth: int = 0) -> str | None:
 # --- coercions ----------------------------------------------------------------
 
 
+LATEST_EPOCH_SECONDS = 7_258_118_400  # 2200-01-01
+
+
 def _to_datetime(value: Any) -> datetime | None:
     """Epoch milliseconds (or seconds, or ISO text) to an aware UTC datetime; junk to None."""
     if value is None or isinstance(value, bool):
@@ -128,13 +131,12 @@ def _to_datetime(value: Any) -> datetime | None:
                 parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
                 return None
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            return _to_datetime((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
     if isinstance(value, int | float):
         seconds = value / 1000 if abs(value) >= 1e11 else value  # 1e11 s is the year 5138
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
+        if not 0 <= seconds <= LATEST_EPOCH_SECONDS:
+            return None  # before 1970 or past 2200: junk, shown as unknown
+        return datetime.fromtimestamp(seconds, UTC)
     return None
 
 
