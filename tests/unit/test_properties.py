@@ -14,7 +14,7 @@ from bot.command import BadId, Help, Lookup, Usage, parse_command
 from bot.config import load_settings
 from bot.links import LinkMatcher
 from bot.policy import Asker, Decision
-from bot.qflow.models import parse_execution
+from bot.qflow.models import StatusKind, parse_execution
 from bot.render import (
     BadButtonValue,
     CardState,
@@ -102,9 +102,13 @@ def test_any_api_payload_renders_inside_slack_limits(payload, view, page, compac
 @given(json_values)
 def test_any_json_body_is_an_execution_or_a_clear_refusal(body):
     try:
-        parse_execution(body)
-    except ValueError:
-        pass
+        execution = parse_execution(body)
+    except ValueError as error:
+        assert str(error)  # the client turns this into InvalidResponse with its text
+        return
+    assert isinstance(body, dict)
+    assert isinstance(execution.kind, StatusKind) and all(isinstance(v, str) for v in execution.variables)
+    assert execution.steps is None or all(s.kind in StatusKind for s in execution.steps)
 
 
 class Recorder:
