@@ -9,15 +9,11 @@ from typing import Any
 from cachetools import TTLCache
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from ..config import Settings
 from .cards import CardService
 from .listeners import register_listeners
+from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +24,7 @@ def build_web_client(settings: Settings) -> WebClient:
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=slack_retry_handlers(),
     )
 
 

@@ -13,14 +13,10 @@ from typing import Any, Protocol
 from cachetools import TTLCache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 from slack_sdk.webhook import WebhookClient
 
 from ..render import SlackMessage
+from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +64,6 @@ class Destination(Protocol):
         ...
 
 
-def _retries() -> list[Any]:
-    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
-            ServerErrorRetryHandler(max_retry_count=2)]
-
-
 class ResponseUrl:
     """A `response_url`: usable 5 times within 30 minutes; later sends replace the first."""
 
@@ -83,7 +74,7 @@ class ResponseUrl:
         self._key = key
         self._first = first_options
         self._uses = 0
-        self._client = WebhookClient(url, timeout=10, retry_handlers=_retries())
+        self._client = WebhookClient(url, timeout=10, retry_handlers=slack_retry_handlers())
 
     @property
     def key(self) -> str | None:

@@ -83,6 +83,7 @@ class FakeSlack:
             request.data = json.loads(request.body or b"{}")
             fault = self._next_fault("response")
             if fault:
+                request.meta["fault"] = True
                 return fault
             request.meta["answered"] = True
             return Reply(200, "ok", content_type="text/plain")
@@ -92,8 +93,12 @@ class FakeSlack:
             request.data = _params(request)
             fault = self._next_fault(method)
             if fault:
+                request.meta["fault"] = True
                 return fault
-            return self._api(method, request)
+            reply = self._api(method, request)
+            request.meta["answered"] = b'"ok": true' in (reply.body if isinstance(reply.body, bytes)
+                                                          else str(reply.body).encode())
+            return reply
         return Reply(404, json.dumps({"ok": False, "error": "unknown_path"}))
 
     def _next_fault(self, target: str) -> Reply | None:
