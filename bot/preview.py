@@ -10,6 +10,7 @@ from pathlib import Path
 from .config import Settings
 from .links import execution_id_in_token
 from .qflow import QFlowError, parse_execution
+from .redact import Redactor
 from .render import CardState, SlackMessage, render_execution_card, render_lookup_error
 from .render.state import View
 
@@ -35,7 +36,8 @@ def preview_file(path: Path, settings: Settings, view: View = "summary", page: i
     execution_id = execution.execution_id or "00000000-0000-0000-0000-000000000000"
     state = CardState(execution_id, view, page, private=True)
     return render_execution_card(
-        execution, state, fetched_at=datetime.now(UTC), open_url=settings.open_url(execution_id, execution.workflow)
+        execution, state, fetched_at=datetime.now(UTC), open_url=settings.open_url(execution_id, execution.workflow),
+        redactor=redactor_for(settings),
     )
 
 
@@ -50,9 +52,14 @@ def preview_live(execution_id: str, settings: Settings, view: View = "summary", 
         return render_lookup_error(error, state), False
     message = render_execution_card(
         lookup.execution, state, fetched_at=lookup.fetched_at,
-        open_url=settings.open_url(execution_id, lookup.execution.workflow),
+        open_url=settings.open_url(execution_id, lookup.execution.workflow), redactor=redactor_for(settings),
     )
     return message, True
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The operator's patterns and the app's own secrets, as the running app masks them."""
+    return Redactor(settings.redact_patterns, settings.secrets)
 
 
 def target_kind(argument: str) -> str:

@@ -20,8 +20,8 @@ from ..config import Settings
 from ..links import Found, LinkMatcher
 from ..lookup import ExecutionLookups, Lookup
 from ..policy import Asker, Policy
+from ..preview import redactor_for
 from ..qflow import Execution, QFlowError
-from ..redact import Redactor
 from ..render import (
     BadButtonValue,
     CardState,
@@ -59,7 +59,7 @@ class CardService:
         self.access: Access | None = None
         self._clock = clock
         self.matcher = LinkMatcher(settings.qualys_link_domains)
-        self.redactor = Redactor(settings.redact_patterns, settings.secrets)
+        self.redactor = redactor_for(settings)
         self.audit = audit or AuditLog(settings.audit_log)
         if client is not None:
             self.attach_client(client)
@@ -166,8 +166,9 @@ class CardService:
             asker = Asker(user, channel, "share", public=True, user_team=user_team)
             self._submit(self._share, state, response_url, asker)
             return
-        if action_id not in VIEW_ACTIONS:
-            log.info("ignoring unknown action %s", action_id[:60])
+        if action_id not in VIEW_ACTIONS:  # ours by its prefix, yet unknown: forged or from an old version
+            self.audit.record(entry="click", user=user, channel=channel, outcome="stale_button")
+            self._submit(deny_to, stale_button())
             return
         destination: Destination
         if container.get("is_app_unfurl") and container.get("app_unfurl_url"):
@@ -322,6 +323,7 @@ class CardService:
     def _answer_found(self, found: list[Found], thread_ts: str | None, asker: Asker) -> None:
         channel = asker.channel or ""
         if not found:
+            self.audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="no_ids")
             self._post_or_explain(render_found_nothing(), channel, thread_ts, asker.user)
             return
         deny_to = (ChannelMessage(self.client, channel, thread_ts).send if asker.channel_kind == "im"

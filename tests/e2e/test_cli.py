@@ -104,3 +104,14 @@ def test_doctor_logs_the_service_account_in():
         assert "✓ Qualys: the service account logged in" in doctor.stdout
         doctor = run(["doctor"], {**env, "QUALYS_PASSWORD": "wrong-one"})
         assert doctor.returncode == 1 and "could not log in" in doctor.stdout and "wrong-one" not in doctor.stdout
+
+
+def test_preview_masks_operator_patterns_and_the_apps_own_secrets(tmp_path):
+    execution = tmp_path / "secret.json"
+    execution.write_text(json.dumps({"data": {"id": SAMPLE, "status": "Failed",
+                                              "error": "ticket ACME-123456 used xoxb-own-token-for-preview"}}))
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-own-token-for-preview", QFLOW_REDACT_PATTERNS='["ACME-[0-9]{6}"]')
+    result = run(["preview", str(execution), "--errors"], env)
+    assert result.returncode == 0, result.stderr
+    assert "ACME-123456" not in result.stdout and "xoxb-own-token-for-preview" not in result.stdout
+    assert "ticket ••• used •••" in result.stdout

@@ -150,6 +150,5 @@ def test_a_forged_button_value_never_fetches_what_the_policy_forbids(action_id, 
                  else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
     cards.answer_click(action_id, value, response_url=None, container=container, channel="C1", user="U0X")
     assert recorder.fetched == []
-    if action_id != "qflow_open":  # a link button is only acknowledged
-        assert len(answers) <= 1
+    assert len(answers) == (0 if action_id == "qflow_open" else 1)  # a link button is only acknowledged
     cards.shutdown()
