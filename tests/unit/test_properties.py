@@ -24,6 +24,7 @@ from bot.render import (
     render_invalid_id,
     render_usage,
 )
+from bot.slack import cards as cards_module
 from bot.slack.cards import CardService
 from tests.slack_checks import assert_valid_message
 
@@ -139,16 +140,35 @@ class DenyAll:
        st.booleans(), st.booleans())
 def test_a_forged_button_value_never_fetches_what_the_policy_forbids(action_id, value, ephemeral, in_unfurl):
     recorder = Recorder()
+    answers: list[str] = []
+
+    class RecordingResponseUrl:  # the click's response_url, as the CardService would use it
+        key = None
+        updates_left = 5
+
+        def __init__(self, url: str, **options: Any) -> None:
+            pass
+
+        def send(self, message: Any, **options: Any) -> bool:
+            answers.append(message.text)
+            return True
+
     cards = CardService(load_settings(ENV), lookups=recorder, client=None)  # type: ignore[arg-type]
     cards.access = DenyAll()  # type: ignore[assignment]
     cards._client = object()  # type: ignore[assignment]
-    answers: list[str] = []
     cards._submit = lambda job, *args: job(*args)  # type: ignore[method-assign]
     cards._ephemeral_sender = lambda channel, user: lambda message: answers.append(message.text)  # type: ignore[method-assign]
-    container = ({"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C1", "message_ts": "1.2",
-                  "app_unfurl_url": "https://qualysguard.qualys.com/e/" + EID} if in_unfurl
-                 else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
-    cards.answer_click(action_id, value, response_url=None, container=container, channel="C1", user="U0X")
+    real = cards_module.ResponseUrl
+    cards_module.ResponseUrl = RecordingResponseUrl  # type: ignore[misc, assignment]
+    try:
+        # Clicks in messages always carry a response_url; clicks inside unfurls may not.
+        container = ({"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C1", "message_ts": "1.2",
+                      "app_unfurl_url": "https://qualysguard.qualys.com/e/" + EID} if in_unfurl
+                     else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
+        cards.answer_click(action_id, value, response_url=None if in_unfurl else "https://hooks.example/r",
+                           container=container, channel="C1", user="U0X")
+    finally:
+        cards_module.ResponseUrl = real  # type: ignore[misc]
+        cards.shutdown()
     assert recorder.fetched == []
     assert len(answers) == (0 if action_id == "qflow_open" else 1)  # a link button is only acknowledged
-    cards.shutdown()
