@@ -139,9 +139,10 @@ def load_settings(
             _check_token(problems, "SLACK_APP_TOKEN", app_token, "xapp-", "an app-level token",
                          "Socket Mode needs one with the connections:write scope "
                          "(Basic Information → App-Level Tokens)")
-        elif not signing_secret:
+        elif not signing_secret or _placeholder(signing_secret):
             problems.append(
-                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to check requests come from Slack "
+                "SLACK_SIGNING_SECRET is not set (or is the .env.example placeholder): HTTP mode needs it to check "
+                "requests come from Slack "
                 "(Basic Information → App Credentials). Or set SLACK_APP_TOKEN to use Socket Mode"
             )
     slack_api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
@@ -308,8 +309,14 @@ def _ids(env: Mapping[str, str], name: str, prefixes: tuple[str, ...], problems:
 def _check_token(problems: list[str], name: str, value: str | None, prefix: str, kind: str, where: str) -> None:
     if not value:
         problems.append(f"{name} is not set: it is {kind} ({prefix}…); {where}")
+    elif _placeholder(value):
+        problems.append(f"{name} still holds the .env.example placeholder: it is {kind} ({prefix}…); {where}")
     elif not value.startswith(prefix):
         problems.append(f"{name} should be {kind}, which starts with {prefix}")
+
+
+def _placeholder(value: str) -> bool:
+    return "your-" in value.lower()
 
 
 def _check_template(template: str) -> str | None:

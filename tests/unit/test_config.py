@@ -76,3 +76,10 @@ def test_open_url_template():
 
 def test_preview_needs_nothing():
     assert load_settings({}, need_slack=False, need_qualys=False).qualys_gateway_url is None
+
+
+def test_the_env_example_placeholders_are_named_as_such():
+    with pytest.raises(ConfigError) as info:
+        load_settings({**GOOD, "SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_SIGNING_SECRET": "your-signing-secret"})
+    assert "SLACK_BOT_TOKEN still holds the .env.example placeholder" in str(info.value)
+    assert "SLACK_SIGNING_SECRET" in str(info.value)
