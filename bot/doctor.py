@@ -24,6 +24,9 @@ from .qflow import (
 from .qflow.auth import jwt_expiry
 
 PROBE_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed id that no execution has
+# The bot scopes manifest.yml asks for; usergroups:read only matters with QFLOW_ALLOWED_USERGROUPS.
+SCOPES = ("commands", "chat:write", "links:read", "links:write", "app_mentions:read", "im:history",
+          "channels:read", "groups:read", "im:read", "mpim:read")
 
 Print = Callable[[str], None]
 
@@ -49,6 +52,9 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
         for problem in error.problems:
             out(f"    - {problem}")
 
+    if settings:
+        out(f"✓ policy: {policy_summary(settings)}")
+
     slack = settings or _partial(env, need_slack=True, need_qualys=False)
     if slack and slack.slack_bot_token:
         ok &= _check_slack(slack, out)
@@ -62,6 +68,21 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
         out("- Qualys: not checked until the Qualys settings above are fixed")
     out("All checks passed." if ok else "Some checks failed: fix the ✗ lines and run `qflow-bot doctor` again.")
     return 0 if ok else 1
+
+
+def policy_summary(settings: Settings) -> str:
+    """Who may look up executions where, in one line."""
+    who = ("everyone in the installing workspace" if not (settings.allowed_users or settings.allowed_usergroups)
+           else f"{len(settings.allowed_users)} listed people and members of {len(settings.allowed_usergroups)} "
+                "user group(s)")
+    parts = [who]
+    if settings.allowed_channels:
+        parts.append(f"in {len(settings.allowed_channels)} listed channel(s) and DMs with the app")
+    if settings.denied_channels:
+        parts.append(f"never in {len(settings.denied_channels)} denied channel(s)")
+    parts.append("Slack Connect channels " + ("allowed" if settings.allow_shared_channels else "get no details"))
+    parts.append(f"audit log: {'standard output' if settings.audit_log == '-' else settings.audit_log}")
+    return "; ".join(parts)
 
 
 def _partial(env: Mapping[str, str], *, need_slack: bool, need_qualys: bool) -> Settings | None:
@@ -83,6 +104,16 @@ def _check_slack(settings: Settings, out: Print) -> bool:
         out(f"✗ Slack: could not reach {settings.slack_api_url} ({type(e).__name__}): check SLACK_API_URL and the network")
         return False
     out(f"✓ Slack: bot token works: workspace {auth.get('team')!r}, bot user @{auth.get('user')}")
+    granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or auth.headers.get("X-OAuth-Scopes") or "").split(",")
+               if s.strip()}
+    if granted:
+        wanted = [*SCOPES, *(["usergroups:read"] if settings.allowed_usergroups else [])]
+        missing = [scope for scope in wanted if scope not in granted]
+        if missing:
+            out(f"✗ Slack: the bot token lacks {', '.join(missing)}: update the app from manifest.yml "
+                "(App Manifest) and reinstall it to the workspace")
+            return False
+        out("✓ Slack: the bot token has every scope the app uses")
     if settings.mode == "socket" and settings.slack_app_token:
         try:
             WebClient(base_url=settings.slack_api_url, timeout=10).apps_connections_open(app_token=settings.slack_app_token)

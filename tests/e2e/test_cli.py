@@ -115,3 +115,17 @@ def test_preview_masks_operator_patterns_and_the_apps_own_secrets(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ACME-123456" not in result.stdout and "xoxb-own-token-for-preview" not in result.stdout
     assert "ticket ••• used •••" in result.stdout
+
+
+def test_doctor_reports_the_policy_and_missing_scopes():
+    from bot.doctor import SCOPES
+
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_ALLOWED_USERGROUPS="S0ONCALL")
+        slack.scopes = list(SCOPES)
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 1 and "lacks usergroups:read" in doctor.stdout
+        assert "✓ policy: 0 listed people and members of 1 user group(s)" in doctor.stdout
+        slack.scopes = [*SCOPES, "usergroups:read"]
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 0 and "has every scope the app uses" in doctor.stdout

@@ -29,6 +29,7 @@ class FakeSlack:
         self.channels: dict[str, dict[str, Any]] = {}
         self.invisible: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
+        self.scopes: list[str] | None = None  # sent as auth.test's X-OAuth-Scopes header when set
         self._server = LoopbackServer(self._handle)
         self._response_ids = 0
         self._ts = 0
@@ -115,8 +116,11 @@ class FakeSlack:
         if token != BOT_TOKEN:
             return _ok(False, error="invalid_auth")
         if method == "auth.test":
-            return _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
-                       user_id="U0BOT", bot_id="B0BOT")
+            reply = _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
+                        user_id="U0BOT", bot_id="B0BOT")
+            if self.scopes is not None:
+                reply.headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+            return reply
         if method == "conversations.info":
             channel = str(request.data.get("channel") or "")
             if channel in self.invisible or not channel:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.doctor import SCOPES
 from bot.links import LinkMatcher
 from bot.qflow.platforms import PLATFORMS
 from bot.slack.listeners.shortcuts import CALLBACK_ID
@@ -25,6 +26,7 @@ def test_events_scopes_and_shortcut_match_the_listeners():
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert scopes == {"commands", "links:read", "links:write", "app_mentions:read", "chat:write", "im:history",
                       "channels:read", "groups:read", "im:read", "mpim:read", "usergroups:read"}
+    assert scopes == {*SCOPES, "usergroups:read"}  # what `doctor` checks the bot token for
     [shortcut] = MANIFEST["features"]["shortcuts"]
     assert shortcut["callback_id"] == CALLBACK_ID and shortcut["type"] == "message"
     assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True
