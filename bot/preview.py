@@ -10,9 +10,9 @@ from pathlib import Path
 from .config import Settings
 from .links import execution_id_in_token
 from .qflow import QFlowError, parse_execution
-from .redact import Redactor
 from .render import CardState, SlackMessage, render_execution_card, render_lookup_error
 from .render.state import View
+from .services import redactor_for
 
 
 class PreviewError(Exception):
@@ -56,10 +56,6 @@ def preview_live(execution_id: str, settings: Settings, view: View = "summary", 
     )
     return message, True
 
-
-def redactor_for(settings: Settings) -> Redactor:
-    """The operator's patterns and the app's own secrets, as the running app masks them."""
-    return Redactor(settings.redact_patterns, settings.secrets)
 
 
 def target_kind(argument: str) -> str:

@@ -14,6 +14,7 @@ from .qflow import (
     TokenProvider,
     build_http_client,
 )
+from .redact import Redactor
 
 
 def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:
@@ -35,6 +36,11 @@ def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None
         execution_method=settings.execution_method,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
     )
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The operator's patterns and the app's own secrets, masked wherever a card is rendered."""
+    return Redactor(settings.redact_patterns, settings.secrets)
 
 
 def build_lookups(settings: Settings, client: QFlowClient | None = None) -> ExecutionLookups:

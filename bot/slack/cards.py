@@ -20,7 +20,6 @@ from ..config import Settings
 from ..links import Found, LinkMatcher
 from ..lookup import ExecutionLookups, Lookup
 from ..policy import Asker, Policy
-from ..preview import redactor_for
 from ..qflow import Execution, QFlowError
 from ..render import (
     BadButtonValue,
@@ -33,6 +32,7 @@ from ..render import (
 from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, md
 from ..render.messages import render_found_nothing, render_too_many
 from ..render.text import code
+from ..services import redactor_for
 from .access import Access, denial_text
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
@@ -293,7 +293,7 @@ class CardService:
 
     def _following_note(self, seconds: float) -> str:
         every = f"{self._settings.refresh_seconds:g} s"
-        return f"Following this run: checking every {every} for up to {seconds / 60:g} min."
+        return f"Following this run: checking every {every} for up to {_minutes(seconds)}."
 
     def _follow_tick(self, follow: Follow) -> bool:
         """One refresh of a followed card; True to keep following."""
@@ -313,8 +313,8 @@ class CardService:
         if finished:
             note = None
         elif expired:
-            minutes = self._follow_seconds(follow.destination) / 60
-            note = f"Stopped following after {minutes:g} min: press Refresh for the latest."
+            note = (f"Stopped following after {_minutes(self._follow_seconds(follow.destination))}: "
+                    "press Refresh for the latest.")
         else:
             note = self._following_note(follow.deadline - self._clock())
         self._send(follow.destination, self.render(lookup, follow.state, note))
@@ -392,6 +392,11 @@ class CardService:
                 destination.send(SlackMessage(text="Shared"), delete_original=True)
         except Exception:
             log.exception("could not share %s", state.execution_id)
+
+
+def _minutes(seconds: float) -> str:
+    """`29 min`, or `40 s` under a minute."""
+    return f"{round(seconds / 60)} min" if seconds >= 60 else f"{max(1, round(seconds))} s"
 
 
 def _signature(execution: Execution) -> tuple[object, ...]:
