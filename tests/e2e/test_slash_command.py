@@ -215,3 +215,11 @@ def test_a_replayed_request_is_refused(app, slack, qualys, expectations):
     before = len(qualys.requests)
     again = app.http.post(app.url + "/slack/events", content=first.request.content, headers=first.request.headers)
     assert again.status_code == 401 and len(qualys.requests) == before
+
+
+def test_event_subscription_url_verification(app):
+    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+                       "type": "url_verification"})
+    response = app.post_signed(body, "application/json")
+    assert response.status_code == 200
+    assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in response.text
