@@ -29,9 +29,17 @@ def test_slash_command_over_socket_mode():
                     "api_app_id": "A0APP"},
     }
 
+    mention = {"type": "event_callback", "team_id": "T0FAKE", "api_app_id": "A0APP", "event_id": "EvSOCKET1",
+               "event_time": 1, "event": {"type": "app_mention", "user": "U0ASKER", "channel": "C0SOCK",
+                                          "ts": "1700000500.1", "text": f"<@U0BOT> {SAMPLE}"}}
+
     def slack_socket(connection):
         connection.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0APP"}}))
         connection.send(json.dumps(envelope))
+        for attempt in (0, 1):  # the same event, and Slack's retry of it
+            connection.send(json.dumps({"envelope_id": f"env-mention-{attempt}", "type": "events_api",
+                                        "accepts_response_payload": False, "retry_attempt": attempt,
+                                        "retry_reason": "timeout" if attempt else "", "payload": mention}))
         for message in connection:
             data = json.loads(message)
             if data.get("envelope_id"):
@@ -44,13 +52,18 @@ def test_slash_command_over_socket_mode():
             env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), SLACK_APP_TOKEN=APP_TOKEN,
                           SLACK_SIGNING_SECRET="")
             with run_app(env, wait_for="connected to Slack in Socket Mode") as app:
-                ack = acks.get(timeout=15)
-                assert ack["envelope_id"] == "env-1" and "Looking up" in ack["payload"]["text"]
+                got = {a["envelope_id"]: a for a in (acks.get(timeout=15) for _ in range(3))}
+                assert set(got) == {"env-1", "env-mention-0", "env-mention-1"}
+                assert "Looking up" in got["env-1"]["payload"]["text"]
                 [answer] = slack.wait_for_responses(response_url)
                 assert_valid_message(answer.data)
                 assert answer.data["blocks"][0]["text"]["text"] == "✅ Success · Remediate public S3 buckets"
                 assert slack.api_calls("apps.connections.open")
-                assert app.stop() == 0
+                [card] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postMessage"
+                                                      and r.data.get("channel") == "C0SOCK"] or None)
+                assert card["thread_ts"] == "1700000500.1"
+                assert app.stop() == 0  # drains the work in flight: a duplicate would be posted by now
+                assert len([r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0SOCK"]) == 1
         finally:
             server.shutdown()
             slack.stop()
