@@ -8,6 +8,7 @@ echoed back.
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 from collections.abc import Mapping
@@ -230,6 +231,11 @@ def load_settings(
     max_cards = _int(env, "QFLOW_MAX_CARDS", 4, 1, 5, problems)
     redact_patterns = _patterns(get("QFLOW_REDACT_PATTERNS"), problems)
     audit_log = get("QFLOW_AUDIT_LOG") or "-"
+    if audit_log != "-":
+        folder = os.path.dirname(os.path.abspath(audit_log))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK) or os.path.isdir(audit_log):
+            problems.append(f"QFLOW_AUDIT_LOG should be a file in a folder the app can write ({folder}), "
+                            "or - for standard output")
     allowed_users = _ids(env, "QFLOW_ALLOWED_USERS", ("U", "W"), problems)
     allowed_usergroups = _ids(env, "QFLOW_ALLOWED_USERGROUPS", ("S",), problems)
     allowed_channels = _ids(env, "QFLOW_ALLOWED_CHANNELS", ("C", "G", "D"), problems)

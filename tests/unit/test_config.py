@@ -83,3 +83,11 @@ def test_the_env_example_placeholders_are_named_as_such():
         load_settings({**GOOD, "SLACK_BOT_TOKEN": "xoxb-your-bot-token", "SLACK_SIGNING_SECRET": "your-signing-secret"})
     assert "SLACK_BOT_TOKEN still holds the .env.example placeholder" in str(info.value)
     assert "SLACK_SIGNING_SECRET" in str(info.value)
+
+
+def test_audit_log_target(tmp_path):
+    assert load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path / "audit.jsonl")}).audit_log.endswith("audit.jsonl")
+    with pytest.raises(ConfigError, match="QFLOW_AUDIT_LOG"):
+        load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path / "missing" / "audit.jsonl")})
+    with pytest.raises(ConfigError, match="QFLOW_AUDIT_LOG"):
+        load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path)})
