@@ -41,8 +41,14 @@ _VIEWS = {"steps": "steps", "step": "steps", "errors": "errors", "error": "error
 _ID_LIKE = re.compile(r"^(?=.*\d)(?:[0-9a-fA-F{}]{8,}|[0-9A-Za-z{}]*-[0-9A-Za-z{}-]*)$")
 
 
+# Far more than any command needs; longer text is not parsed at all (it would only cost time).
+MAX_COMMAND_CHARS = 4000
+
+
 def parse_command(text: str | None) -> Command:
     """`""`/`help` → Help; `execution <id> [steps]` or `<id> [steps]` → Lookup; else BadId or Usage."""
+    if text and len(text) > MAX_COMMAND_CHARS:
+        return Usage(text[:60] + "…")
     words = unwrap_slack_links(text or "").split()
     if not words or (len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?")):
         return Help()

@@ -1,6 +1,9 @@
 """Finding execution ids in text: bare UUIDs, pasted execution links, Slack's link forms.
 
 One module owns it, for the slash command, unfurls, mentions, DMs and the shortcut alike.
+A link counts only when the host a browser would open is a Qualys host: links are parsed
+with a WHATWG URL parser (ada), as browsers parse them, never split by hand. Every pattern
+here scans in linear time, and the text it is given is capped first.
 """
 
 from __future__ import annotations
@@ -8,29 +11,46 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
+
+from ada_url import URL
 
 from .qflow.platforms import PLATFORMS
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _UUID = re.compile(rf"(?<![0-9a-fA-F-]){UUID_PATTERN}(?![0-9a-fA-F-])")
-# Slack's link forms in message text: <https://x|label> and <https://x>.
-_SLACK_LINK = re.compile(r"<((?:https?|ftp)://[^|>\s]+)(?:\|[^>]*)?>")
-_BARE_URL = re.compile(r"https?://[^\s<>|]+", re.IGNORECASE)
+# A URL runs to the next space or Slack delimiter (`<https://x|label>`), so matches never overlap.
+_BARE_URL = re.compile(r"https?:[^\s<>|]+", re.IGNORECASE)
 _AFTER_EXECUTION = re.compile(rf"execution[s]?(?:id|_id|-id|Id)?[/=:#]+({UUID_PATTERN})", re.IGNORECASE)
+# Slack's link and mention forms. No part may cross a `<`, so each scan that starts at a `<` ends
+# before the next one: an unclosed `<https://x|…` repeated costs linear time, not quadratic.
+_SLACK_LINK = re.compile(r"<((?:https?|ftp)://[^|<>\s]+)(?:\|[^<>]*)?>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
+
+MAX_TEXT_CHARS = 40_000  # Slack's own limit for message text
+MAX_URL_CHARS = 4_000
 
 # Every platform's UI host; a link on one of these (or a subdomain) may be an execution.
 QUALYS_UI_HOSTS = tuple(p.ui_host for p in PLATFORMS.values())
 
 
-def unwrap_slack_links(text: str) -> str:
-    """`<https://x|label>` → `https://x`, as Slack writes links in message text."""
-    return _SLACK_LINK.sub(lambda m: m.group(1), text)
+def without_mentions(text: str) -> str:
+    """Message text with `<@U…>` mentions (the app's own among them) blanked out."""
+    return _MENTION.sub(" ", text[:MAX_TEXT_CHARS])
 
 
-def execution_id_in_url(url: str) -> str | None:
-    """The execution UUID in a link: one right after "execution(s)" wins, else the first."""
-    decoded = unquote(url)
+def parse_url(url: str) -> URL | None:
+    """The URL as a browser reads it (WHATWG), or None when a browser would not open it."""
+    if len(url) > MAX_URL_CHARS:
+        return None
+    try:
+        return URL(url)
+    except ValueError:
+        return None
+
+
+def _execution_id_in_parts(where: str) -> str | None:
+    decoded = unquote(where)
     preferred = _AFTER_EXECUTION.search(decoded)
     if preferred:
         return preferred.group(1).lower()
@@ -38,13 +58,30 @@ def execution_id_in_url(url: str) -> str | None:
     return match.group(0).lower() if match else None
 
 
+def execution_id_in_url(url: str) -> str | None:
+    """The execution UUID in a link's path, query or fragment: one right after "execution(s)" wins,
+    else the first. The user name, password and host are never read."""
+    parsed = parse_url(url)
+    if parsed is None or parsed.protocol not in ("http:", "https:"):
+        return None
+    return _execution_id_in_parts(parsed.pathname + parsed.search + parsed.hash)
+
+
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]{0,30}://", re.IGNORECASE)
+
+
 def is_url(token: str) -> bool:
-    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", token, re.IGNORECASE))
+    return bool(_SCHEME.match(token))
+
+
+def unwrap_slack_links(text: str) -> str:
+    """`<https://x|label>` → `https://x`, as Slack writes links in message text."""
+    return _SLACK_LINK.sub(lambda m: m.group(1), text[:MAX_TEXT_CHARS])
 
 
 def execution_id_in_token(token: str) -> str | None:
     """The execution id a single command argument stands for (a UUID or a link), if any."""
-    token = unwrap_slack_links(token.strip()).strip("<>")
+    token = unwrap_slack_links(token[:MAX_URL_CHARS].strip()).strip("<>")
     if is_url(token):
         return execution_id_in_url(token)
     return token.lower() if _UUID.fullmatch(token) else None
@@ -62,28 +99,27 @@ class LinkMatcher:
     """Knows which hosts are Qualys: every platform's UI plus operator-added domains."""
 
     def __init__(self, extra_domains: Iterable[str] = ()) -> None:
-        domains = {d.strip().lower().lstrip(".") for d in (*QUALYS_UI_HOSTS, *extra_domains) if d and d.strip()}
+        domains = {d.strip().lower().strip(".") for d in (*QUALYS_UI_HOSTS, *extra_domains) if d and d.strip()}
         self.domains = tuple(sorted(domains))
 
     def is_qualys_host(self, host: str | None) -> bool:
-        host = (host or "").lower().rstrip(".")
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        """True for a Qualys host name (ASCII, as a WHATWG parser gives it), subdomains included."""
+        host = (host or "").lower()
+        if host.endswith("."):  # `qualys.com.` is the same host to a browser; `qualys.com..` is not
+            host = host[:-1]
+        return bool(host) and any(host == d or host.endswith("." + d) for d in self.domains)
 
     def execution_in_link(self, url: str) -> str | None:
-        """The execution id in `url` when it is an http(s) link on a Qualys host."""
-        try:
-            parts = urlsplit(url.strip())
-            host = parts.hostname
-        except ValueError:
+        """The execution id in `url` when it is an http(s) link whose host, as a browser reads it, is Qualys."""
+        parsed = parse_url(url.strip())
+        if parsed is None or parsed.protocol not in ("http:", "https:") or not self.is_qualys_host(parsed.hostname):
             return None
-        if parts.scheme not in ("http", "https") or not self.is_qualys_host(host):
-            return None
-        return execution_id_in_url(url)
+        return _execution_id_in_parts(parsed.pathname + parsed.search + parsed.hash)
 
     def find(self, text: str) -> list[Found]:
         """Every execution in message text, in order of appearance, once each: ids in Qualys links
         and bare UUIDs. Links to other hosts (and UUIDs inside them) are left alone."""
-        text = unwrap_slack_links(text or "")
+        text = (text or "")[:MAX_TEXT_CHARS]
         hits: list[tuple[int, Found]] = []
         spans: list[tuple[int, int]] = []
         for match in _BARE_URL.finditer(text):
@@ -92,9 +128,13 @@ class LinkMatcher:
             execution_id = self.execution_in_link(url)
             if execution_id:
                 hits.append((match.start(), Found(execution_id, url)))
-        for match in _UUID.finditer(text):
-            if not any(start <= match.start() < end for start, end in spans):
-                hits.append((match.start(), Found(match.group(0).lower())))
+        span_index = 0
+        for match in _UUID.finditer(text):  # both lists are in order: one pass skips UUIDs inside links
+            while span_index < len(spans) and spans[span_index][1] <= match.start():
+                span_index += 1
+            if span_index < len(spans) and spans[span_index][0] <= match.start():
+                continue
+            hits.append((match.start(), Found(match.group(0).lower())))
         found: dict[str, Found] = {}
         for _, hit in sorted(hits, key=lambda h: h[0]):
             found.setdefault(hit.execution_id, hit)

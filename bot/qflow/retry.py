@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,22 +42,38 @@ class RetryPolicy:
         return wait
 
 
-def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or HTTP date) or Qualys' `X-RateLimit-ToWait-Sec`."""
-    for name in ("retry-after", "x-ratelimit-towait-sec"):
-        raw = headers.get(name)
-        if raw is None:
-            continue
-        raw = raw.strip()
+# The longest wait any header can ask for: past this, a number is clamped (an hour is already
+# "try again later" for a person; an infinite or absurd value must not silence an answer).
+MAX_WAIT_SECONDS = 3600.0
+_MAX_HEADER_CHARS = 64
+
+
+def seconds_from_header(raw: object, now: datetime | None = None) -> float | None:
+    """A `Retry-After`-style value (delta seconds or an HTTP date) as seconds within 0..MAX_WAIT_SECONDS;
+    None when it is garbage (not a finite number, not a date)."""
+    if not isinstance(raw, str | bytes) or len(raw) > _MAX_HEADER_CHARS:
+        return None
+    text = (raw.decode("latin-1") if isinstance(raw, bytes) else raw).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
         try:
-            return max(0.0, float(raw))
-        except ValueError:
-            pass
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            continue
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
+    """Seconds to wait from `Retry-After` (seconds or HTTP date) or Qualys' `X-RateLimit-ToWait-Sec`,
+    clamped to 0..MAX_WAIT_SECONDS; None when neither header holds a usable value."""
+    for name in ("retry-after", "x-ratelimit-towait-sec"):
+        seconds = seconds_from_header(headers.get(name), now)
+        if seconds is not None:
+            return seconds
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
 
 from ..links import Found
@@ -76,7 +78,7 @@ def error_text(error: BaseException, execution_id: str) -> str:
         return (f"🔍 No execution {eid} was found. Check the id; note that the QFlow API only returns "
                 "executions from the last 30 days, so an older run is not available here.")
     if isinstance(error, RateLimited):
-        wait = f" in about {int(error.retry_after + 0.999)} s" if error.retry_after else " in a minute"
+        wait = f" in about {wait_words(error.retry_after)}" if error.retry_after else " in a minute"
         return (f"⏳ The Qualys API is busy (this subscription's rate limit is used up), so I couldn't look up "
                 f"{eid} yet. Try again{wait}.")
     if isinstance(error, QFlowTimeout):
@@ -98,6 +100,14 @@ def error_text(error: BaseException, execution_id: str) -> str:
     return f"⚠️ Something went wrong while I looked up {eid}. It has been logged; try again."
 
 
+def wait_words(seconds: float) -> str:
+    """`40 s`, `3 min`, `an hour`: a wait in words, whatever number it was given."""
+    if math.isnan(seconds) or seconds >= 3600:  # NaN or an hour and more
+        return "an hour"
+    seconds = max(1, math.ceil(seconds))
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} min"
+
+
 RETRYABLE_FOR_USER = (RateLimited, QFlowTimeout, QFlowConnectionError, ServerError, InvalidResponse)
 
 
@@ -111,6 +121,12 @@ def render_lookup_error(error: BaseException, state: CardState, *, reference: st
         blocks.append(ActionsBlock(block_id="qflow_error_actions",
                                    elements=[button("Try again", REFRESH, state)]))
     return SlackMessage.of(text, blocks)
+
+
+def render_no_response_url() -> SlackMessage:
+    """A command Slack sent without the address its answer goes to."""
+    text = "⚠️ Slack didn't say where to send the answer to this command, so I can't look it up. Try again."
+    return SlackMessage.of(text, [SectionBlock(text=md(text))])
 
 
 def render_found_nothing(*, shortcut: bool = False) -> SlackMessage:

@@ -13,6 +13,7 @@ View = Literal["summary", "steps", "errors"]
 _VIEW_CODES: dict[str, View] = {"s": "summary", "t": "steps", "e": "errors"}
 _CODES = {v: k for k, v in _VIEW_CODES.items()}
 MAX_PAGE = 10_000
+MAX_NESTING = 8
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ class BadButtonValue(ValueError):
     """A button value that is not one of ours (forged, truncated or from an old version)."""
 
 
-def parse_state(value: str | None) -> CardState:
+def parse_state(value: object) -> CardState:
     """The CardState in a button value; anything malformed raises BadButtonValue."""
-    if not value or len(value) > 2000:
-        raise BadButtonValue("empty or oversized value")
+    if not isinstance(value, str) or not value or len(value) > 2000:
+        raise BadButtonValue("not a string, empty or oversized")
+    if value.count("[") + value.count("{") > MAX_NESTING:  # ours are flat: refuse deep nesting unparsed
+        raise BadButtonValue("nested too deeply")
     try:
         data = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadButtonValue("not JSON") from None
     if not isinstance(data, dict):
         raise BadButtonValue("not an object")
@@ -57,4 +60,6 @@ def parse_state(value: str | None) -> CardState:
     page = data.get("p", 0)
     if not isinstance(page, int) or isinstance(page, bool):
         page = 0
-    return CardState(execution_id, view, min(max(page, 0), MAX_PAGE), bool(data.get("x", 1)), bool(data.get("c", 0)))
+    private, compact = data.get("x", 1), data.get("c", 0)
+    return CardState(execution_id, view, min(max(page, 0), MAX_PAGE), private not in (0, False),
+                     compact not in (0, False, None))

@@ -14,6 +14,13 @@ from ..policy import Asker, ChannelKind, Decision, Policy
 
 log = logging.getLogger(__name__)
 FACTS_TTL = 300.0
+# conversations.info errors that are answers (the app may not see the channel), not passing faults.
+_LASTING = frozenset({"channel_not_found", "missing_scope", "not_in_channel", "method_not_supported_for_channel_type"})
+CANNOT_CHECK = Decision(False, "I couldn't check with Slack who may see this right now. Try again in a minute",
+                        "the access rules")
+
+ChannelFacts = tuple[ChannelKind | None, bool | None, bool | None]  # kind, shared (Slack Connect), one workspace
+UNKNOWN_FACTS: ChannelFacts = (None, None, None)
 
 
 class Access:
@@ -22,36 +29,57 @@ class Access:
     def __init__(self, policy: Policy, client: WebClient) -> None:
         self.policy = policy
         self._client = client
-        self._channels: TTLCache[str, tuple[ChannelKind | None, bool | None]] = TTLCache(4096, FACTS_TTL)
+        self._channels: TTLCache[str, ChannelFacts] = TTLCache(4096, FACTS_TTL)
         self._groups: TTLCache[str, frozenset[str]] = TTLCache(256, FACTS_TTL)
         self._lock = threading.Lock()
 
     def check(self, asker: Asker) -> Decision:
-        """The policy's decision, after filling in the facts Slack can tell."""
-        kind, shared = asker.channel_kind, asker.shared
-        if asker.channel and (kind is None or shared is None):
-            known_kind, known_shared = self.channel_facts(asker.channel)
+        """The policy's decision, after filling in the facts Slack can tell. Any fault while asking
+        Slack refuses (with a reason): a rule is never skipped because a fact could not be had."""
+        try:
+            return self._check(asker)
+        except Exception as error:
+            log.warning("could not gather the facts for an access check (%s): refused", type(error).__name__)
+            return CANNOT_CHECK
+
+    def _check(self, asker: Asker) -> Decision:
+        kind, shared, single = asker.channel_kind, asker.shared, asker.single_workspace
+        if asker.channel and (kind is None or shared is None or single is None):
+            known_kind, known_shared, known_single = self.channel_facts(asker.channel)
             kind = kind or known_kind
             shared = shared if shared is not None else known_shared
+            single = single if single is not None else known_single
+        if shared:
+            single = False
         groups = self.groups_of(asker.user) if self.policy.needs_usergroups and asker.user else frozenset()
         if self.policy.home_team is None:
-            self.policy.home_team = self._home_team()
+            self.policy.home_team = self._home_team()  # None again when Slack fails: asked again next time
         return self.policy.decide(Asker(asker.user, asker.channel, asker.entry, asker.public, asker.user_team,
-                                        kind, shared, groups))
+                                        kind, shared, groups, single))
 
-    def channel_facts(self, channel: str) -> tuple[ChannelKind | None, bool | None]:
+    def channel_facts(self, channel: str) -> ChannelFacts:
+        """Kind, Slack Connect sharing and whether only one workspace is in the channel; unknown when
+        Slack will not say. A passing fault is not remembered."""
         with self._lock:
             if channel in self._channels:
                 return self._channels[channel]
-        facts: tuple[ChannelKind | None, bool | None]
         try:
             info: dict[str, Any] = self._client.conversations_info(channel=channel)["channel"]
-            kind: ChannelKind = ("im" if info.get("is_im") else "mpim" if info.get("is_mpim")
-                                 else "private" if info.get("is_private") else "public")
-            facts = (kind, bool(info.get("is_ext_shared")))
-        except SlackApiError as error:  # not a member of a private channel, or a DM between others
-            log.info("conversations.info %s: %s", channel, error.response.get("error"))
-            facts = (None, None)
+        except SlackApiError as error:  # not a member of a private channel, a DM between others, or a fault
+            reason = str(error.response.get("error"))
+            log.info("conversations.info %s: %s", channel, reason)
+            if reason in _LASTING:
+                with self._lock:
+                    self._channels[channel] = UNKNOWN_FACTS
+            return UNKNOWN_FACTS
+        if not isinstance(info, dict):
+            return UNKNOWN_FACTS
+        kind: ChannelKind = ("im" if info.get("is_im") else "mpim" if info.get("is_mpim")
+                             else "private" if info.get("is_private") else "public")
+        ext = info.get("is_ext_shared")
+        shared = True if ext is True or info.get("is_pending_ext_shared") is True else False if ext is False else None
+        single = shared is False and not any(info.get(k) for k in ("is_shared", "is_org_shared"))
+        facts: ChannelFacts = (kind, shared, single)
         with self._lock:
             self._channels[channel] = facts
         return facts
@@ -63,11 +91,12 @@ class Access:
                 members = self._groups.get(group)
             if members is None:
                 try:
-                    members = frozenset(self._client.usergroups_users_list(usergroup=group).get("users") or [])
-                except SlackApiError as error:
+                    users = self._client.usergroups_users_list(usergroup=group).get("users")
+                except SlackApiError as error:  # not remembered: asked again next time
                     log.warning("cannot read user group %s (%s): its members are not allowed",
                                 group, error.response.get("error"))
-                    members = frozenset()
+                    continue
+                members = frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
                 with self._lock:
                     self._groups[group] = members
             if user in members:
@@ -76,9 +105,12 @@ class Access:
 
     def _home_team(self) -> str | None:
         try:
-            return str(self._client.auth_test().get("team_id") or "") or None
-        except SlackApiError:
+            team = self._client.auth_test().get("team_id")
+        except SlackApiError as error:
+            log.warning("auth.test failed (%s): requests that need the installing workspace are refused",
+                        error.response.get("error"))
             return None
+        return team if isinstance(team, str) and team else None
 
 
 def denial_text(decision: Decision, contact: str) -> str:

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from ..audit import AuditLog, outcome_of
 from ..config import Settings
-from ..links import Found, LinkMatcher
+from ..links import Found, LinkMatcher, without_mentions
 from ..lookup import ExecutionLookups, Lookup
 from ..policy import Asker, Policy
 from ..qflow import Execution, QFlowError
@@ -33,9 +33,10 @@ from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERROR
 from ..render.messages import render_found_nothing, render_too_many
 from ..render.text import code
 from ..services import redactor_for
-from .access import Access, denial_text
+from .access import CANNOT_CHECK, Access, denial_text
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
+from .payload import items, text
 
 log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -106,45 +107,53 @@ class CardService:
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
+        self._submit(self._answer_unfurl, event, shared)
+
+    def _answer_unfurl(self, event: Mapping[str, Any], shared: bool | None) -> None:
         found: list[tuple[str, str]] = []
-        for link in event.get("links") or []:
-            url = str(link.get("url") or "") if isinstance(link, Mapping) else ""
+        for link in items(event, "links"):
+            url = text(link, "url") or ""
             execution_id = self.matcher.execution_in_link(url)
             if execution_id and all(url != seen for seen, _ in found):
                 found.append((url, execution_id))
         if not found:
             return
-        posted = event.get("source") != "composer"
-        channel, user = event.get("channel"), event.get("user")
+        source = text(event, "source")
+        posted = source != "composer"
+        channel, user = text(event, "channel"), text(event, "user")
         asker = Asker(user, channel, "unfurl", public=True, shared=shared)
         if len(found) > self._settings.max_cards:
             log.info("unfurling %d of %d execution links in one message (QFLOW_MAX_CARDS)",
                      self._settings.max_cards, len(found))
+        if not self.allowed(asker, [e for _, e in found], self._ephemeral_sender(channel, user)):
+            return
+        for url, execution_id in found[: self._settings.max_cards]:
+            destination = Unfurl(
+                self.client, url, channel=channel if posted else None,
+                ts=text(event, "message_ts") if posted else None,
+                unfurl_id=text(event, "unfurl_id"), source=source,
+            )
+            state = CardState(execution_id, private=False, compact=True)
+            self._submit(self.deliver, state, destination, False, posted, None, asker)
+
+    def answer_message(self, words: str, thread_ts: str | None, asker: Asker, *, mention: bool = False) -> None:
+        """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
 
         def answer() -> None:
-            if not self.allowed(asker, [e for _, e in found], self._ephemeral_sender(channel, user)):
-                return
-            for url, execution_id in found[: self._settings.max_cards]:
-                destination = Unfurl(
-                    self.client, url, channel=channel if posted else None,
-                    ts=event.get("message_ts") if posted else None,
-                    unfurl_id=event.get("unfurl_id"), source=event.get("source"),
-                )
-                state = CardState(execution_id, private=False, compact=True)
-                self._submit(self.deliver, state, destination, False, posted, None, asker)
+            found = self.matcher.find(without_mentions(words) if mention else words)
+            self._answer_found(found, thread_ts, asker)
 
         self._submit(answer)
 
-    def answer_message(self, text: str, thread_ts: str | None, asker: Asker) -> None:
-        """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
-        found = self.matcher.find(text)
-        self._submit(self._answer_found, found, thread_ts, asker)
-
-    def answer_shortcut(self, text: str, response_url: str, asker: Asker) -> None:
+    def answer_shortcut(self, words: str, response_url: str, asker: Asker) -> None:
         """The message shortcut: every execution in the message, privately, with Share in channel."""
-        found = self.matcher.find(text)
         limit = min(self._settings.max_cards, ResponseUrl.MAX_USES - 1)
-        self._submit(self._answer_shortcut, found[:limit], found[limit:], response_url, asker)
+
+        def answer() -> None:
+            found = self.matcher.find(words)
+            self._answer_shortcut(found[:limit], found[limit:], response_url, asker)
+
+        self._submit(answer)
 
     def answer_click(self, action_id: str, value: str | None, *, response_url: str | None,
                      container: Mapping[str, Any], channel: str | None, user: str | None,
@@ -197,15 +206,15 @@ class CardService:
 
     def allowed(self, asker: Asker, execution_ids: list[str], deny_to: Callable[[SlackMessage], Any]) -> bool:
         """True when the policy lets `asker` see these executions; else tell them why, privately."""
-        decision = self.access.check(asker) if self.access else None
-        if decision is None or decision.allowed:
+        decision = self.access.check(asker) if self.access else CANNOT_CHECK
+        if decision.allowed:
             return True
         for execution_id in execution_ids or [None]:  # type: ignore[list-item]
             self.audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="denied",
                               execution_id=execution_id)
-        text = denial_text(decision, self._settings.policy_contact)
+        words = denial_text(decision, self._settings.policy_contact)
         try:
-            deny_to(SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}]))
+            deny_to(SlackMessage(words, [{"type": "section", "text": md(words).to_dict()}]))
         except Exception:
             log.info("could not tell %s why they were denied", asker.user)
         return False

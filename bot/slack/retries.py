@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+
+from ..qflow.retry import seconds_from_header
+
+# A 429 asking for more than this is not waited out on a worker: the answer fails now and says so.
+MAX_SLACK_WAIT_SECONDS = 30.0
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
@@ -18,7 +26,36 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         return response is not None and 500 <= response.status_code <= 599
 
 
+class ClampedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler does `int(Retry-After)` and sleeps that long: garbage raises and a huge
+    value holds a worker for hours. Here any value is read safely, and a long one is not waited out."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = _retry_after(response)
+        return wait is None or wait <= MAX_SLACK_WAIT_SECONDS
+
+    def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
+                                 response: HttpResponse | None = None, error: Exception | None = None) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        wait = _retry_after(response)
+        time.sleep(min(1.0 if wait is None else wait, MAX_SLACK_WAIT_SECONDS) + random.random())
+        state.increment_current_attempt()
+
+
+def _retry_after(response: HttpResponse) -> float | None:
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list | tuple) and values else values
+            return seconds_from_header(value)
+    return None
+
+
 def slack_retry_handlers() -> list[RetryHandler]:
     """Dropped connections and 5xx twice, 429s (waiting Retry-After) three times."""
-    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
+    return [ConnectionErrorRetryHandler(max_retry_count=2), ClampedRateLimitRetryHandler(max_retry_count=3),
             AnyServerErrorRetryHandler(max_retry_count=2)]

@@ -13,6 +13,7 @@ def policy(**env):
 def ask(user="U0ME", channel="C0CHAN", public=False, **kw):
     kw.setdefault("channel_kind", "public")
     kw.setdefault("shared", False)
+    kw.setdefault("user_team", "T0HOME")
     return Asker(user, channel, "command", public, **kw)
 
 
@@ -57,3 +58,26 @@ def test_user_and_group_allow_lists(user, groups, allowed):
 def test_the_deny_list_wins_over_the_allow_lists():
     p = policy(QFLOW_ALLOWED_USERS="U0ME", QFLOW_DENIED_CHANNELS="C0CHAN")
     assert not p.decide(ask()).allowed
+
+
+# --- fail closed: a rule whose fact is unknown refuses ------------------------------------------
+
+
+def test_an_unknown_installing_workspace_refuses_anyone_whose_workspace_is_named():
+    unknown_home = Policy(load_settings(BASE), home_team=None)
+    for team in ("T0HOME", "T0OTHER"):
+        decision = unknown_home.decide(ask(user_team=team, public=True))
+        assert not decision.allowed and "confirm" in decision.reason and decision.setting == "the installation"
+
+
+def test_an_unknown_user_workspace_passes_only_where_the_channel_vouches_for_everyone_in_it():
+    assert policy().decide(ask(user_team=None, single_workspace=True)).allowed
+    for single in (None, False):
+        decision = policy().decide(ask(user_team=None, single_workspace=single))
+        assert not decision.allowed and decision.setting == "the installation"
+
+
+def test_an_unknown_channel_is_refused_when_a_channel_list_is_set():
+    assert policy(QFLOW_DENIED_CHANNELS="C0BAD").decide(ask(channel=None)).setting == "the channel rules"
+    assert policy(QFLOW_ALLOWED_CHANNELS="C0GOOD").decide(ask(channel=None, channel_kind=None)).setting == \
+        "QFLOW_ALLOWED_CHANNELS"

@@ -10,18 +10,20 @@ from slack_bolt import Ack, App
 
 from ...render import ACTION_PREFIX
 from ..cards import CardService
+from ..payload import mapping, text
 
 
 def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], qflow: CardService) -> None:
     ack()
+    container = mapping(body, "container")
     qflow.answer_click(
-        action.get("action_id") or "",
-        action.get("value"),
-        response_url=body.get("response_url"),
-        container=body.get("container") or {},
-        channel=(body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"),
-        user=(body.get("user") or {}).get("id"),
-        user_team=(body.get("user") or {}).get("team_id"),
+        text(action, "action_id") or "",
+        action.get("value") if isinstance(action, dict) else None,
+        response_url=text(body, "response_url"),
+        container=container,
+        channel=text(body, "channel", "id") or text(container, "channel_id"),
+        user=text(body, "user", "id"),
+        user_team=text(body, "user", "team_id"),
     )
 
 

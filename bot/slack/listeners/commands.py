@@ -9,23 +9,28 @@ from slack_bolt import Ack, App
 from ...command import BadId, Help, Lookup, Usage, parse_command
 from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
+from ...render.messages import render_no_response_url
 from ..cards import CardService, looking_up
+from ..payload import text
 
 
 def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
-    name = command.get("command") or "/qflow"
-    user, channel = command.get("user_id"), command.get("channel_id")
-    request = parse_command(command.get("text"))
-    if isinstance(request, Lookup):
+    name = text(command, "command", limit=40) or "/qflow"
+    user, channel = text(command, "user_id"), text(command, "channel_id")
+    request = parse_command(command.get("text") if isinstance(command.get("text"), str) else "")
+    response_url = text(command, "response_url")
+    if isinstance(request, Lookup) and response_url:
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
-        asker = Asker(user, channel, "command", public=False, user_team=command.get("team_id"))
-        qflow.answer_command(state, command["response_url"], asker)
+        asker = Asker(user, channel, "command", public=False, user_team=text(command, "team_id"))
+        qflow.answer_command(state, response_url, asker)
         return
     if isinstance(request, Help):
         message, outcome = render_help(name), "help"
     elif isinstance(request, Usage):
         message, outcome = render_usage(request.given, name), "usage"
+    elif isinstance(request, Lookup):  # no response_url to answer through: only a forged request lacks one
+        message, outcome = render_no_response_url(), "error"
     else:
         assert isinstance(request, BadId)
         message, outcome = render_invalid_id(request.given), "invalid_id"

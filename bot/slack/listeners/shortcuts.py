@@ -8,28 +8,28 @@ from slack_bolt import Ack, App
 
 from ...policy import Asker
 from ..cards import CardService
+from ..payload import items, mapping, text
+from .events import MAX_MESSAGE_CHARS
 
 CALLBACK_ID = "qflow_lookup_message"
 
 
-def message_text(message: dict[str, Any]) -> str:
-    """The words of a message, including its attachments' links and texts."""
-    parts = [message.get("text") or ""]
-    for attachment in message.get("attachments") or []:
-        if isinstance(attachment, dict):
-            parts.extend(str(attachment.get(k) or "") for k in ("from_url", "title_link", "original_url", "text",
-                                                                 "fallback"))
-    return "\n".join(parts)
+def message_text(message: Any) -> str:
+    """The words of a message, including its attachments' links and texts (bounded)."""
+    parts = [text(message, "text", limit=MAX_MESSAGE_CHARS) or ""]
+    for attachment in items(message, "attachments", limit=20):
+        parts.extend(text(attachment, k, limit=MAX_MESSAGE_CHARS) or "" for k in
+                     ("from_url", "title_link", "original_url", "text", "fallback"))
+    return "\n".join(parts)[:MAX_MESSAGE_CHARS]
 
 
 def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], qflow: CardService) -> None:
     ack()
-    response_url = shortcut.get("response_url")
+    response_url = text(shortcut, "response_url")
     if response_url:
-        user = shortcut.get("user") or {}
-        asker = Asker(user.get("id"), (shortcut.get("channel") or {}).get("id"), "shortcut", public=False,
-                      user_team=user.get("team_id"))
-        qflow.answer_shortcut(message_text(shortcut.get("message") or {}), response_url, asker)
+        asker = Asker(text(shortcut, "user", "id"), text(shortcut, "channel", "id"), "shortcut", public=False,
+                      user_team=text(shortcut, "user", "team_id"))
+        qflow.answer_shortcut(message_text(mapping(shortcut, "message")), response_url, asker)
 
 
 def register(app: App) -> None:

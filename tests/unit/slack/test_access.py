@@ -16,12 +16,16 @@ def test_channel_facts_and_group_members_are_read_once_and_decide():
         slack.usergroups["S0ONCALL"] = ["U0ONCALL"]
         settings = load_settings({**ENV, "QFLOW_ALLOWED_USERGROUPS": "S0ONCALL"})
         access = Access(Policy(settings, home_team=None), WebClient(token=BOT_TOKEN, base_url=slack.api_url))
-        assert access.check(Asker("U0ONCALL", "C0OPEN", "command", public=True)).allowed
-        assert access.check(Asker("U0ONCALL", "C0OPEN", "click", public=True)).allowed
-        assert not access.check(Asker("U0NOBODY", "C0OPEN", "command", public=False)).allowed
-        assert access.check(Asker("U0ONCALL", "C0EXT", "command", public=False)).setting == "QFLOW_ALLOW_SHARED_CHANNELS"
-        assert access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False)).allowed  # private answer
-        assert not access.check(Asker("U0ONCALL", "G0SECRET", "mention", public=True)).allowed
+        home = "T0FAKE"
+        assert access.check(Asker("U0ONCALL", "C0OPEN", "command", public=True, user_team=home)).allowed
+        assert access.check(Asker("U0ONCALL", "C0OPEN", "click", public=True)).allowed  # an unshared channel vouches
+        assert not access.check(Asker("U0NOBODY", "C0OPEN", "command", public=False, user_team=home)).allowed
+        assert access.check(Asker("U0ONCALL", "C0EXT", "command", public=False, user_team=home)).setting == \
+            "QFLOW_ALLOW_SHARED_CHANNELS"
+        assert access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False, user_team=home)).allowed  # private
+        assert not access.check(Asker("U0ONCALL", "G0SECRET", "mention", public=True, user_team=home)).allowed
+        # Where nothing tells the asker's workspace, the rule refuses instead of passing.
+        assert access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False)).setting == "the installation"
         assert access.check(Asker("U0ONCALL", "C0OPEN", "command", False, user_team="T0ELSE")).setting == "the installation"
         calls = [r.meta["api"] for r in slack.requests]
         assert calls.count("conversations.info") == 3 and calls.count("usergroups.users.list") == 1

@@ -1,6 +1,7 @@
 import logging
 
 from bot.config import load_settings
+from bot.policy import ALLOW
 from bot.slack.cards import CardService
 from bot.slack.destinations import _LogOnce
 
@@ -9,9 +10,14 @@ A = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
 B = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
 
 
+class AllowAll:
+    def check(self, asker):
+        return ALLOW
+
+
 def service(**env):
     cards = CardService(load_settings({**ENV, **env}), lookups=None, client=object())  # type: ignore[arg-type]
-    cards.access = None  # no policy here: tests/unit/test_policy.py covers it
+    cards.access = AllowAll()  # type: ignore[assignment]  # tests/unit/test_policy.py covers the policy
     jobs = []
     cards._submit = lambda job, *args: job(*args)  # run inline...
     cards.deliver = lambda *args: jobs.append(args[:4])  # ...up to the delivery, recorded instead
