@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from ..invisible import strip_invisible
+
 
 class StatusKind(StrEnum):
     SUCCESS = "success"
@@ -92,7 +94,7 @@ def _error_value_text(value: Any, depth: int = 0) -> str | None:
     if depth > 4 or value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
-        return value.strip() or None
+        return strip_invisible(value).strip() or None
     if isinstance(value, int | float):
         return None
     if isinstance(value, Mapping):
@@ -145,6 +147,7 @@ def _flat_strings(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        value = strip_invisible(value)
         return [value] if value.strip() else []
     if isinstance(value, Mapping):
         if "key" in value:
@@ -171,7 +174,8 @@ def _to_str(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        value = strip_invisible(value)  # API text is cleaned once, where it enters
+        return value if value.strip() else None
     if isinstance(value, int | float | bool):
         return str(value)
     return None
@@ -383,7 +387,7 @@ def parse_workflow(payload: Any) -> WorkflowInfo:
         definition = {}
     name = next(
         (v.strip() for src in (data, definition) for key in ("name", "workflowName", "title")
-         if isinstance(v := src.get(key), str) and v.strip()),
+         if isinstance(v := src.get(key), str) and (v := strip_invisible(v)).strip()),
         None,
     )
     nodes: dict[str, str] = {}
@@ -391,6 +395,6 @@ def parse_workflow(payload: Any) -> WorkflowInfo:
     for component in components if isinstance(components, list) else []:
         if isinstance(component, Mapping):
             node_id, node_name = component.get("id"), component.get("name")
-            if isinstance(node_id, str) and isinstance(node_name, str) and node_name.strip():
-                nodes[node_id] = node_name.strip()
+            if isinstance(node_id, str) and isinstance(node_name, str) and strip_invisible(node_name).strip():
+                nodes[node_id] = strip_invisible(node_name).strip()
     return WorkflowInfo(name=name, node_names=nodes)

@@ -6,13 +6,28 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from ..invisible import strip_invisible
+
 ELLIPSIS = "…"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# mrkdwn formatting characters in outside text become look-alikes that Slack does not format, so API
+# text can neither format itself nor end the card's own bold labels. An underscore between two
+# letters or digits (snake_case) cannot open or close italics, so it stays as it is.
+_FORMATTING = str.maketrans({"*": "∗", "~": "∼", "`": "ʼ"})
+_LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control (`&`, `<`, `>`)."""
-    return _CONTROL.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def neutralise_formatting(text: str) -> str:
+    """mrkdwn's `*`, `~`, backtick and word-edge `_` replaced by look-alikes Slack shows as they are."""
+    return _LOOSE_UNDERSCORE.sub("ˍ", text.translate(_FORMATTING))
+
+
+def escape(text: str, *, formatting: bool = True) -> str:
+    """Outside text for mrkdwn: invisible characters removed, `&`, `<`, `>` escaped, and (unless it goes
+    inside a code span, where Slack formats nothing) its formatting characters neutralised."""
+    text = strip_invisible(text)
+    if formatting:
+        text = neutralise_formatting(text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(text: str, limit: int) -> str:
@@ -27,13 +42,13 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def safe(text: str, limit: int) -> str:
+def safe(text: str, limit: int, *, formatting: bool = True) -> str:
     """Outside text made safe for mrkdwn: one line, escaped, at most `limit` characters.
 
     A cut never splits an entity such as `&amp;`, so the budget holds however
     many characters needed escaping.
     """
-    escaped = escape(one_line(text))
+    escaped = escape(one_line(text[: limit * 2 + 100]), formatting=formatting)
     if len(escaped) <= limit:
         return escaped
     cut = escaped[: max(0, limit - 1)]
@@ -45,12 +60,12 @@ def safe(text: str, limit: int) -> str:
 
 def code(text: str, limit: int = 80) -> str:
     """Outside text shown as inline code; backticks cannot end the span early."""
-    return "`" + safe(text.replace("`", "ʼ"), limit) + "`"
+    return "`" + safe(text.replace("`", "ʼ"), limit, formatting=False) + "`"
 
 
 def plain(text: str, limit: int) -> str:
     """Outside text for a plain_text object: no escaping needed, one line, cut."""
-    return truncate(one_line(_CONTROL.sub("", text)), limit)
+    return truncate(one_line(strip_invisible(text[: limit * 2 + 100])), limit)
 
 
 def utc_fallback(moment: datetime, *, seconds: bool = False) -> str:

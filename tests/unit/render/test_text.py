@@ -5,8 +5,14 @@ import pytest
 from bot.render.text import code, date_token, escape, format_duration, joined, safe, short_id
 
 
-def test_escape_only_the_three_control_characters():
-    assert escape("<!channel> & <@U1> *b* _i_") == "&lt;!channel&gt; &amp; &lt;@U1&gt; *b* _i_"
+def test_escape_entities_and_neutralise_formatting():
+    assert escape("<!channel> & <@U1> *b* _i_ ~s~ `c` snake_case") == \
+        "&lt;!channel&gt; &amp; &lt;@U1&gt; ∗b∗ ˍiˍ ∼s∼ ʼcʼ snake_case"
+    assert escape("*b* _i_", formatting=False) == "*b* _i_"  # inside a code span nothing is formatted
+
+
+def test_invisible_reordering_and_zero_width_characters_are_removed():
+    assert escape("pay\u202egnp.exe \u2066x\u2069 a\u200bb\ufeff\u00ad") == "paygnp.exe x ab"
 
 
 @pytest.mark.parametrize("limit", range(1, 30))
