@@ -75,7 +75,8 @@ def _serve(mode: Mode | None) -> int:
     if settings.mode == "socket" and settings.slack_app_token:
         serve_socket_mode(app, settings.slack_app_token, on_stop=cards.shutdown)
     else:
-        serve_http(app, settings.host, settings.port, on_stop=cards.shutdown)
+        serve_http(app, settings.host, settings.port, on_stop=cards.shutdown,
+                   signing_secret=settings.slack_signing_secret)
     return 0
 
 

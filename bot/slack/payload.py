@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from slack_bolt import BoltRequest
+
 # Longer than any id, ts or URL Slack sends; message text has its own, larger bound.
 MAX_FIELD_CHARS = 3000
 
@@ -37,3 +39,33 @@ def items(value: Any, *path: str, limit: int = 50) -> list[Mapping[str, Any]]:
     if not isinstance(found, list):
         return []
     return [item for item in found[:limit] if isinstance(item, Mapping)]
+
+
+# Fields Bolt reads before any listener runs: each must be absent, null, an id string or an object.
+_OBJECT_OR_ID = ("user", "team", "channel", "enterprise", "container", "message", "view", "event")
+_CALLBACK_TYPES = ("message_action", "shortcut", "view_submission", "view_closed")
+
+
+def readable_by_bolt(body: bytes, content_type: str) -> bool:
+    """False for a body whose shape Slack never sends and Bolt would fail on (with a 500) while routing
+    it: not UTF-8, unparseable, or fields of the wrong type where Bolt looks before our code can."""
+    try:
+        request = BoltRequest(body=body.decode("utf-8"), headers={"content-type": [content_type]})
+    except Exception:  # Bolt's own parsing and context extraction
+        return False
+    payload = request.body
+    if not isinstance(payload, Mapping):
+        return False
+    if any(not (payload.get(k) is None or isinstance(payload.get(k), str | Mapping)) for k in _OBJECT_OR_ID):
+        return False
+    kind = payload.get("type")
+    if kind == "block_actions":
+        actions = payload.get("actions")
+        return isinstance(actions, list) and bool(actions) and all(
+            isinstance(a, Mapping) and isinstance(a.get("action_id"), str)
+            and isinstance(a.get("block_id", ""), str) for a in actions)
+    if kind in _CALLBACK_TYPES:
+        return isinstance(payload.get("callback_id", ""), str)
+    if kind == "event_callback":
+        return isinstance(payload.get("event"), Mapping) and isinstance(mapping(payload, "event").get("type"), str)
+    return True

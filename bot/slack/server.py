@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -12,18 +13,74 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+
+from .payload import readable_by_bolt
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Larger than any payload Slack sends (a click carries its message: tens of KB); waitress refuses
+# bigger bodies itself (413), chunked ones too, without buffering them.
+MAX_BODY_BYTES = 1024 * 1024
+_TIMESTAMP_DIGITS = 12
 
 
-def make_wsgi_app(app: App, ready: Callable[[], bool]) -> Callable[..., Iterable[bytes]]:
-    """`POST /slack/events` to Bolt, `GET /healthz` (200 when ready, 503 otherwise), 404 elsewhere."""
+def _plain(start_response: Callable[..., Any], status: str, body: str = "",
+           headers: tuple[tuple[str, str], ...] = ()) -> Iterable[bytes]:
+    data = body.encode()
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(data))),
+                            *headers])
+    return [data]
+
+
+def verified_body(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[str, bytes]:
+    """Read at most MAX_BODY_BYTES and check Slack's signature before anything parses the body.
+    Returns an HTTP status (empty when the request may go on) and the body."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return "400 Bad Request", b""
+    if length > MAX_BODY_BYTES:
+        return "413 Payload Too Large", b""
+    body = environ["wsgi.input"].read(min(length, MAX_BODY_BYTES) if length else MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return "413 Payload Too Large", b""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= _TIMESTAMP_DIGITS) or \
+            not signature.isascii() or not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        return "401 Unauthorized", b""
+    return "", body
+
+
+def make_wsgi_app(app: App, ready: Callable[[], bool], signing_secret: str | None = None) -> Callable[..., Iterable[bytes]]:
+    """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given), `GET /healthz`
+    (200 when ready, 503 otherwise), 404 elsewhere. A request that is not Slack's never reaches Bolt."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _plain(start_response, "405 Method Not Allowed", "POST only", (("Allow", "POST"),))
+        if verifier is not None:
+            status, body = verified_body(environ, verifier)
+            if status:
+                return _plain(start_response, status, status[4:])
+            if not readable_by_bolt(body, environ.get("CONTENT_TYPE") or ""):
+                log.warning("refused a signed request whose payload has a shape Slack never sends")
+                return _plain(start_response, "400 Bad Request", "Bad Request")
+            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        try:
+            return slack(environ, start_response)
+        except Exception as error:  # a signed request Bolt cannot read: Slack's own never are
+            log.warning("refused a signed request Bolt could not read (%s)", type(error).__name__)
+            return _plain(start_response, "400 Bad Request", "Bad Request")
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == EVENTS_PATH:
+            return events(environ, start_response)
         if environ.get("PATH_INFO") == HEALTH_PATH:
             if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
                 start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
@@ -33,18 +90,19 @@ def make_wsgi_app(app: App, ready: Callable[[], bool]) -> Callable[..., Iterable
             start_response("200 OK" if ok else "503 Service Unavailable",
                            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        return slack(environ, start_response)
+        return _plain(start_response, "404 Not Found", "Not Found")
 
     return wsgi
 
 
-def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8) -> None:
+def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
+               signing_secret: str | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
     from waitress.server import create_server
 
     ready = threading.Event()
-    server: Any = create_server(make_wsgi_app(app, ready.is_set), host=host, port=port, threads=threads,
-                                ident="qflow-bot")
+    server: Any = create_server(make_wsgi_app(app, ready.is_set, signing_secret), host=host, port=port,
+                                threads=threads, ident="qflow-bot", max_request_body_size=MAX_BODY_BYTES)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
