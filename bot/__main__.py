@@ -54,7 +54,8 @@ def _serve(mode: Mode | None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.secrets)
+    configure_logging(settings.log_level, settings.secrets, patterns=settings.redact_patterns,
+                      debug_libraries=settings.debug_libraries)
     # Settings hold the token now; Bolt would otherwise read it again from the environment
     # and warn that the configured client wins.
     os.environ.pop("SLACK_BOT_TOKEN", None)

@@ -72,6 +72,7 @@ class Settings:
     allow_shared_channels: bool = False
     policy_contact: str = "the app's admin"
     log_level: str = "INFO"
+    debug_libraries: bool = False
 
     @property
     def mode(self) -> Mode:
@@ -240,9 +241,8 @@ def load_settings(
     allowed_usergroups = _ids(env, "QFLOW_ALLOWED_USERGROUPS", ("S",), problems)
     allowed_channels = _ids(env, "QFLOW_ALLOWED_CHANNELS", ("C", "G", "D"), problems)
     denied_channels = _ids(env, "QFLOW_DENIED_CHANNELS", ("C", "G", "D"), problems)
-    shared = (get("QFLOW_ALLOW_SHARED_CHANNELS") or "false").lower()
-    if shared not in ("true", "false", "1", "0", "yes", "no"):
-        problems.append("QFLOW_ALLOW_SHARED_CHANNELS should be true or false (default false)")
+    shared = _flag(env, "QFLOW_ALLOW_SHARED_CHANNELS", problems)
+    debug_libraries = _flag(env, "QFLOW_DEBUG_LIBRARIES", problems)
     policy_contact = get("QFLOW_POLICY_CONTACT") or "the app's admin"
     log_level = (get("LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -280,10 +280,18 @@ def load_settings(
         allowed_usergroups=allowed_usergroups,
         allowed_channels=allowed_channels,
         denied_channels=denied_channels,
-        allow_shared_channels=shared in ("true", "1", "yes"),
+        allow_shared_channels=shared,
         policy_contact=policy_contact,
         log_level=log_level,
+        debug_libraries=debug_libraries,
     )
+
+
+def _flag(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    value = (_blank_to_none(env, name) or "false").lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        problems.append(f"{name} should be true or false (default false)")
+    return value in ("true", "1", "yes")
 
 
 def _patterns(raw: str | None, problems: list[str]) -> tuple[str, ...]:

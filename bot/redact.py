@@ -8,48 +8,81 @@ secrets are masked wherever they appear. Every pattern scans in linear time.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "•••"
-# Keys whose values are secrets whatever they look like.
-SECRET_KEY = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential"
-    r"|authorization|session|cookie|signature)",
-    re.IGNORECASE,
+# Words that make a key secret: its value is masked whatever it looks like.
+_SECRET_WORDS = (
+    r"pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential"
+    r"|authori[sz]ation|auth[_-]?(?:token|key|header|code)|cookie|session[_-]?(?:id|key|token)|signature"
+    r"|account[_-]?key|shared[_-]?access[_-]?key|sas[_-]?token|connection[_-]?string|bearer"
 )
+# Keys whose values are secrets whatever they look like (`key=value` variables and tags).
+SECRET_KEY = re.compile(rf"(?:{_SECRET_WORDS}|session)", re.IGNORECASE)
 # Values that are secrets whatever their key.
 SECRET_VALUES = [
     r"xox[abposre]-[A-Za-z0-9-]{10,}",  # Slack tokens
+    r"xoxe\.xox[a-z]-[A-Za-z0-9-]{10,}",
     r"xapp-[A-Za-z0-9-]{10,}",
-    r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b",  # AWS access key ids
+    r"(?<=hooks\.slack\.com/)(?:services|workflows|triggers)/[A-Za-z0-9/_-]{10,}",  # Slack webhooks
+    r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\b",  # AWS access key ids
     # AWS secret access keys: 40 base64 characters with upper, lower case and a digit (not a hex digest).
     r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]{0,39}[A-Z])(?=[A-Za-z0-9/+]{0,39}[a-z])(?=[A-Za-z0-9/+]{0,39}[0-9])"
     r"[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",  # JWTs
-    r"\b[Bb]earer\s+[A-Za-z0-9._~+/-]{12,}=*",
-    r"\b[Bb]asic\s+[A-Za-z0-9+/]{12,}=*",
-    r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{0,10000}?(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|$)",
-    # The user:password of a URL (scheme and host stay visible).
-    r"(?<=://)[^/\s:@]{1,256}:[^/\s@]{1,256}(?=@)",
+    r"\bAIza[0-9A-Za-z_-]{35}",  # Google API keys
     r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{22,}",
+    r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab
+    r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    r"\bnpm_[A-Za-z0-9]{36}\b",
+    r"\bpypi-[A-Za-z0-9_-]{50,}",
+    r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}",  # OpenAI-style keys
+    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",  # JWTs
+    # Credentials after an HTTP auth scheme word, wherever they appear.
+    r"\b(?i:bearer|basic|token|digest|negotiate|bot|ssws|apikey|sharedaccesssignature)\s+[A-Za-z0-9._~+/=%-]{12,}",
+    # Private keys in any PEM flavour (RSA, EC, OPENSSH, ENCRYPTED, PGP … BLOCK), to their end or the text's.
+    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]{0,20000}?"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\Z)",
+    # The user name and password of a URL, up to its last `@` (scheme and host stay visible).
+    r"(?<=://)[^/\s?#]{1,512}(?=@[^/\s?#@]{1,255}(?:[/?#\s\"'\\]|\Z))",
+    # Query parameters that carry credentials under short names (Azure SAS `sig`, OAuth `code`, `key`).
+    r"(?<=[?&;](?i:sig)=)[^&#\s\"'\\]+",
+    r"(?<=[?&;](?i:code)=)[^&#\s\"'\\]+",
+    r"(?<=[?&;](?i:key)=)[^&#\s\"'\\]+",
+    r"(?<=[?&;](?i:x-amz-credential)=)[^&#\s\"'\\]+",
 ]
-# `key=value`, `key: value` and `"key": "value"` inside free text, where the key looks secret.
-# Keys start only where a token starts, so the scan stays linear on long runs of word characters.
+# `key=value`, `key: value`, `"key": "value"` (also JSON-escaped, `\"key\": \"value\"`, at any depth),
+# HTTP headers and query parameters inside free text, where the key looks secret. A quoted value is
+# masked to its closing quote (at the same escaping depth), an unquoted one to the end of its line
+# or to the next `key=` / `key:`, so values with spaces and quotes are masked whole.
+# Keys start only where a token starts, and every part is bounded, so the scan stays linear.
 _SECRET_PAIR = re.compile(
-    r"""(?<![\w.-])(?P<key>["']?[\w.-]{0,40}?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"""
-    r"""|private[_-]?key|credential|authorization)[\w.-]{0,40}["']?)(?P<sep>\s{0,3}[=:]\s{0,3}["']?)"""
-    r"""(?P<value>[^\s"',;&}\]]{1,500})""",
+    r"(?<![\w.-])(?P<key>(?:\\{0,8}[\"'])?[\w.-]{0,40}?(?:" + _SECRET_WORDS + r")[\w.-]{0,40}(?:\\{0,8}[\"'])?)"
+    r"(?P<sep>\s{0,3}(?:=>|:=|[=:])\s{0,3})"
+    r"(?P<value>"
+    r"(?P<bs>\\{0,8})(?P<q>[\"'])(?:(?!(?<!\\)(?P=bs)(?P=q)).){0,4000}(?:(?<!\\)(?P=bs)(?P=q)(?=[\s,;&})\]\\]|\Z)|(?=[\r\n])|\Z)"
+    r"|(?:(?![\s,;&][\s,;&]{0,3}[\w.-]{1,40}\s{0,3}[=:])[^\s\r\n])(?:(?![\s,;&][\s,;&]{0,3}[\w.-]{1,40}\s{0,3}[=:])"
+    r"[^\r\n]){0,1000}"
+    r")",
     re.IGNORECASE,
 )
+
+
+def _own_secret_forms(secret: str) -> set[str]:
+    """A configured secret as it may appear in text: raw, JSON-escaped and percent-encoded."""
+    return {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
 
 
 class Redactor:
     """Masks secrets; one per process, built from Settings (operator patterns, own secrets)."""
 
     def __init__(self, extra_patterns: Sequence[str] = (), own_secrets: Iterable[str] = ()) -> None:
-        literals = [re.escape(s) for s in sorted({s for s in own_secrets if len(s) >= 6}, key=len, reverse=True)]
+        forms = {form for s in own_secrets if len(s) >= 6 for form in _own_secret_forms(s)}
+        literals = [re.escape(s) for s in sorted(forms, key=len, reverse=True)]
         self._values = re.compile("|".join([*literals, *SECRET_VALUES, *extra_patterns]))
 
     def text(self, text: str) -> str:
@@ -57,7 +90,7 @@ class Redactor:
         if not text:
             return text
         text = self._values.sub(MASK, text)
-        return _SECRET_PAIR.sub(lambda m: m.group("key") + m.group("sep") + MASK, text)
+        return _SECRET_PAIR.sub(_masked_pair, text)
 
     def value(self, key: str, value: str) -> str:
         """`value`, or the mask when the key says it is a secret; else its secrets masked."""
@@ -72,6 +105,15 @@ class Redactor:
         return out
 
 
+def _masked_pair(match: re.Match[str]) -> str:
+    quote_mark = match.group("q")
+    if quote_mark and match.group("value").endswith(match.group("bs") + quote_mark) and \
+            len(match.group("value")) > len(match.group("bs")) + 1:
+        return match.group("key") + match.group("sep") + match.group("bs") + quote_mark + MASK + \
+            match.group("bs") + quote_mark
+    return match.group("key") + match.group("sep") + MASK
+
+
 DEFAULT = Redactor()
 
 
@@ -81,11 +123,25 @@ TEXT_SCANNED = 1000  # the longest excerpt shown is 700 characters
 PAIRS_SCANNED = 100
 
 
+STEP_TEXTS = ("name", "node_id", "node_type", "status", "error_text", "note_text")
+
+
+def redact_step(step: Any, redactor: Redactor) -> Any:
+    """A copy of a Step with its API text passed through the redactor."""
+    return step.model_copy(update={k: _scanned(getattr(step, k), redactor) for k in STEP_TEXTS})
+
+
+def _scanned(value: Any, redactor: Redactor) -> Any:
+    return redactor.text(value[:TEXT_SCANNED]) if isinstance(value, str) else value
+
+
 def redact_execution(execution: Any, redactor: Redactor) -> Any:
-    """A copy of an Execution with every piece of API text passed through the redactor."""
+    """A copy of an Execution with every piece of its own API text passed through the redactor. Steps
+    are left as they are: the renderer passes each step it shows through `redact_step`, so a page of a
+    30,000-step execution costs ten steps' masking, not thirty thousand."""
 
     def text(value: Any) -> Any:
-        return redactor.text(value[:TEXT_SCANNED]) if isinstance(value, str) else value
+        return _scanned(value, redactor)
 
     def pairs(items: list[str]) -> list[str]:
         return redactor.pairs(i[:TEXT_SCANNED] for i in items[:PAIRS_SCANNED]) + [MASK] * (len(items) - PAIRS_SCANNED)
@@ -96,11 +152,6 @@ def redact_execution(execution: Any, redactor: Redactor) -> Any:
         for name in ("services", "accounts", "regions", "resource_groups", "projects", "solutions", "apps",
                      "cloud_providers")
     })
-    steps = None if execution.steps is None else [
-        step.model_copy(update={k: text(getattr(step, k)) for k in
-                                ("name", "node_id", "node_type", "status", "error_text", "note_text")})
-        for step in execution.steps
-    ]
     return execution.model_copy(update={
         **{k: text(getattr(execution, k)) for k in ("workflow_name", "status", "execution_type", "source",
                                                     "error_text", "parent_execution_id")},
@@ -108,5 +159,4 @@ def redact_execution(execution: Any, redactor: Redactor) -> Any:
         "tags": pairs(execution.tags),
         "linked_execution_ids": [text(v) for v in execution.linked_execution_ids[:PAIRS_SCANNED]],
         "categories": categories,
-        "steps": steps,
     })

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from ..qflow.models import FAILURE_KINDS, Execution, StatusKind, Step
 from ..redact import DEFAULT as DEFAULT_REDACTOR
-from ..redact import Redactor, redact_execution
+from ..redact import Redactor, redact_execution, redact_step
 from .message import MAX_FIELDS, MAX_SECTION_TEXT, SlackMessage
 from .state import CardState
 from .text import code, date_token, format_duration, joined, plain, safe, short_id, utc_fallback
@@ -111,11 +111,12 @@ def render_execution_card(
 ) -> SlackMessage:
     """The whole card for `state.view` (summary, steps or errors) of an execution; `state.compact`
     gives the unfurl form. `note` (plain words) says whether the card follows a running execution.
-    Every piece of API text is passed through `redactor` first."""
+    Every piece of API text is passed through `redactor` first; of the steps, only those shown."""
     execution = redact_execution(execution, redactor)
+    steps = _Steps(execution, redactor)
     kind = execution.kind
     blocks: list[Block]
-    first_error = _first_error(execution)
+    first_error = _first_error(execution, steps)
     if state.compact:
         head = (f"{status_marker(kind)} *{safe(one_line_status(execution.status), 60)}* · "
                 f"*{safe(workflow_title(execution), 120)}*\n{_timing_line(execution, fetched_at, compact=True)}")
@@ -134,10 +135,11 @@ def render_execution_card(
         if first_error:
             blocks.append(SectionBlock(text=md(first_error)))
     if state.view == "steps":
-        blocks.extend(_steps_blocks(execution, state))
+        blocks.extend(_steps_blocks(execution, steps, state))
     elif state.view == "errors":
-        blocks.extend(_errors_blocks(execution, state))
-    blocks.append(ActionsBlock(block_id="qflow_card_actions", elements=_card_buttons(execution, state, open_url)))
+        blocks.extend(_errors_blocks(execution, steps, state))
+    blocks.append(ActionsBlock(block_id="qflow_card_actions",
+                               elements=_card_buttons(execution, steps, state, open_url)))
     id_line = _id_line(execution, state, fetched_at)
     if note:
         id_line += f"\n{safe(note, 200)}"
@@ -212,10 +214,22 @@ def _step_order(step: Step, index: int) -> str:
     return str(step.event_order if step.event_order is not None else index + 1)
 
 
-def _first_error(execution: Execution) -> str | None:
+class _Steps:
+    """The steps of one render, ordered once; API text of a step is masked when it is shown."""
+
+    def __init__(self, execution: Execution, redactor: Redactor) -> None:
+        self.ordered = execution.ordered_steps
+        self.failed = [s for s in self.ordered if s.kind in FAILURE_KINDS or s.error_text]
+        self._redactor = redactor
+
+    def shown(self, step: Step) -> Step:
+        return redact_step(step, self._redactor)
+
+
+def _first_error(execution: Execution, steps: _Steps) -> str | None:
     if execution.error_text:
         return f"*First error:* {safe(execution.error_text, 500)}"
-    for step in execution.failed_steps:
+    for step in map(steps.shown, steps.failed[:1]):
         text = step.error_text or f"step ended {one_line_status(step.status)}"
         return f"*First error:* {_step_label(step, 50)} — {safe(text, 450)}"
     if execution.kind in FAILURE_KINDS:
@@ -255,8 +269,8 @@ def _fit_lines(head: str, lines: list[str]) -> str:
     return text
 
 
-def _steps_blocks(execution: Execution, state: CardState) -> list[Block]:
-    steps = execution.ordered_steps
+def _steps_blocks(execution: Execution, all_steps: _Steps, state: CardState) -> list[Block]:
+    steps = all_steps.ordered
     if execution.steps is None:
         return [DividerBlock(), SectionBlock(text=md("*Steps* are not available for this execution right now."))]
     if not steps:
@@ -266,7 +280,7 @@ def _steps_blocks(execution: Execution, state: CardState) -> list[Block]:
     longest = max((s.duration_seconds or 0 for s in steps), default=0)
     lines = []
     for index in range(page * STEPS_PAGE_SIZE, min(len(steps), (page + 1) * STEPS_PAGE_SIZE)):
-        step = steps[index]
+        step = all_steps.shown(steps[index])
         seconds = None if step.kind is StatusKind.SKIPPED else step.duration_seconds
         line = (f"`{_step_order(step, index):>2}` {status_marker(step.kind)} {_step_label(step)}"
                 f"  {format_duration(seconds)} {_bar(seconds, longest)}".rstrip())
@@ -279,16 +293,16 @@ def _steps_blocks(execution: Execution, state: CardState) -> list[Block]:
     return [DividerBlock(), SectionBlock(text=md(_fit_lines(head, lines))), *_pager(state, page, pages)]
 
 
-def _errors_blocks(execution: Execution, state: CardState) -> list[Block]:
-    failed = execution.failed_steps
+def _errors_blocks(execution: Execution, steps: _Steps, state: CardState) -> list[Block]:
+    failed = steps.failed
     pages = _pages(len(failed), ERRORS_PAGE_SIZE)
     page = min(state.page, pages - 1)
     lines = []
     if execution.error_text and page == 0:
         lines.append(f"*Execution:* {safe(execution.error_text, 700)}")
-    position = {id(step): index for index, step in enumerate(execution.ordered_steps)}
-    for step in failed[page * ERRORS_PAGE_SIZE:(page + 1) * ERRORS_PAGE_SIZE]:
-        order = _step_order(step, position[id(step)])
+    position = {id(step): index for index, step in enumerate(steps.ordered)}
+    for original in failed[page * ERRORS_PAGE_SIZE:(page + 1) * ERRORS_PAGE_SIZE]:
+        order, step = _step_order(original, position[id(original)]), steps.shown(original)
         text = safe(step.error_text, 420) if step.error_text else f"ended {safe(one_line_status(step.status), 40)} with no error text"
         lines.append(f"`{order:>2}` {status_marker(step.kind)} {_step_label(step, 50)} — {text}")
     if not lines:
@@ -300,14 +314,14 @@ def _errors_blocks(execution: Execution, state: CardState) -> list[Block]:
     return [DividerBlock(), SectionBlock(text=md(_fit_lines(head, lines))), *_pager(state, page, pages)]
 
 
-def _card_buttons(execution: Execution, state: CardState, open_url: str | None) -> list[ButtonElement]:
+def _card_buttons(execution: Execution, steps: _Steps, state: CardState, open_url: str | None) -> list[ButtonElement]:
     buttons: list[ButtonElement] = []
     if execution.steps:
         if state.view == "steps":
             buttons.append(button("Hide steps", HIDE, state.with_view("summary")))
         else:
             buttons.append(button("Show steps", SHOW_STEPS, state.with_view("steps")))
-    if execution.has_errors:
+    if execution.kind in FAILURE_KINDS or execution.error_text or steps.failed:
         if state.view == "errors":
             buttons.append(button("Hide errors", HIDE, state.with_view("summary")))
         else:

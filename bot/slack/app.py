@@ -36,7 +36,7 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
         request_verification_enabled=settings.mode == "http",
         # Listeners only ack and hand work to the CardService pool, so acks never wait on Qualys.
         process_before_response=True,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=logging.getLogger("slack_bolt.App"),  # a library logger: quiet at DEBUG (bot/logs.py)
     )
 
     seen_events = SeenEvents()

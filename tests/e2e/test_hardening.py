@@ -177,3 +177,27 @@ def test_payload_fields_of_the_wrong_type_never_make_a_500(world, user, containe
                "response_url": slack.new_response_url(), "actions": actions}
     response = app.post_signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
     assert response.status_code < 500, response.text
+
+
+# --- logs at DEBUG hold no execution content ---------------------------------------------------------
+
+CANARY = "canary-step-content-7731"
+API_SECRET = "Sup3r-Secret-Canary-99"
+
+
+@pytest.mark.parametrize("debug_libraries", ["false", "true"])
+def test_debug_logs_hold_no_execution_content_unless_asked_and_never_a_secret(debug_libraries):
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), LOG_LEVEL="DEBUG",
+                      QFLOW_DEBUG_LIBRARIES=debug_libraries)
+        execution_id = new_execution(qualys, "failed-with-steps.json", workflowName=CANARY,
+                                     variables=[f"db_password={API_SECRET}", f"note={CANARY}"],
+                                     error=f"login failed: {{\"password\": \"{API_SECRET}\"}} {CANARY}")
+        with run_app(env) as app:
+            url = slack.new_response_url()
+            app.command(f"execution {execution_id}", url)
+            [card] = slack.wait_for_responses(url)
+            assert CANARY in json.dumps(card.data)  # it was there to be logged
+            assert app.stop() == 0
+        assert API_SECRET not in app.log_text
+        assert (CANARY in app.log_text) is (debug_libraries == "true"), app.log_text[-3000:]
