@@ -9,7 +9,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_sdk import WebClient
@@ -33,6 +32,7 @@ from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERROR
 from ..render.messages import render_found_nothing, render_too_many
 from ..render.text import code
 from ..services import redactor_for
+from ..work import SHUTDOWN_GRACE_SECONDS, WorkPool
 from .access import CANNOT_CHECK, Access, denial_text
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
@@ -64,7 +64,7 @@ class CardService:
         self.audit = audit or AuditLog(settings.audit_log)
         if client is not None:
             self.attach_client(client)
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="qflow-lookup")
+        self._pool = WorkPool(settings.workers, "qflow-lookup")
         self.follows = Follows(self._follow_tick, self._submit, settings.refresh_seconds, clock=clock)
 
     def attach_client(self, client: WebClient) -> None:
@@ -72,20 +72,12 @@ class CardService:
         self.access = Access(Policy(self._settings, home_team=None), client)
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop following cards, finish every acknowledged request (within the grace period), then stop."""
         self.follows.stop()
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        self._pool.drain(SHUTDOWN_GRACE_SECONDS if wait else 0.0)
 
     def _submit(self, job: Callable[..., Any], *args: Any) -> None:
-        def run() -> None:
-            try:
-                job(*args)
-            except Exception:
-                log.exception("background work failed")
-
-        try:
-            self._pool.submit(run)
-        except RuntimeError:  # shutting down: nothing new starts
-            log.info("not starting new work while shutting down")
+        self._pool.submit(job, *args)
 
     @property
     def client(self) -> WebClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
@@ -201,3 +202,27 @@ def test_debug_logs_hold_no_execution_content_unless_asked_and_never_a_secret(de
             assert app.stop() == 0
         assert API_SECRET not in app.log_text
         assert (CANARY in app.log_text) is (debug_libraries == "true"), app.log_text[-3000:]
+
+
+# --- shutdown keeps the README's promise --------------------------------------------------------------
+
+
+def test_sigterm_finishes_work_a_first_step_hands_to_a_second():
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_REFRESH_MAX_MINUTES="0")
+        execution_id = new_execution(qualys)
+        gate = slack.holds["conversations.info"] = threading.Event()
+        with run_app(env) as app:
+            # The unfurl's first step (the access check) is under way when SIGTERM arrives; the
+            # deliveries it hands on must still run.
+            url = f"https://qualysguard.qualys.com/e/{execution_id}"
+            app.event({"type": "link_shared", "channel": "C0STOP", "user": "U0ASKER", "message_ts": "1700000600.1",
+                       "source": "conversations_history", "links": [{"domain": "qualysguard.qualys.com", "url": url}]},
+                      "EvSTOP1")
+            slack.wait_until_held("conversations.info")
+            app.process.terminate()
+            app.wait_for_log("received SIGTERM")
+            gate.set()
+            assert app.process.wait(timeout=30) == 0
+        [unfurl] = [r for r in slack.api_calls("chat.unfurl") if r.data.get("channel") == "C0STOP"]
+        assert url in json.dumps(unfurl.data)

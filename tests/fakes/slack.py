@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,6 +30,9 @@ class FakeSlack:
         self.invisible: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
         self.scopes: list[str] | None = None  # sent as auth.test's X-OAuth-Scopes header when set
+        # Web API methods whose calls wait here until the Event is set (arrivals are counted first).
+        self.holds: dict[str, threading.Event] = {}
+        self.held: Counter[str] = Counter()
         self._server = LoopbackServer(self._handle)
         self._response_ids = 0
         self._ts = 0
@@ -74,6 +77,12 @@ class FakeSlack:
             timeout,
         )
 
+    def wait_until_held(self, method: str, count: int = 1, timeout: float = 15.0) -> None:
+        """Block until `count` calls of a held method are waiting."""
+        with self._server._changed:
+            if not self._server._changed.wait_for(lambda: self.held[method] >= count, timeout):
+                raise AssertionError(f"no call of {method} arrived")
+
     def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
         return self._server.wait_for(predicate, timeout)
 
@@ -92,6 +101,12 @@ class FakeSlack:
             method = request.path[len("/api/"):]
             request.meta["api"] = method
             request.data = _params(request)
+            gate = self.holds.get(method)
+            if gate is not None:
+                with self._server._changed:
+                    self.held[method] += 1
+                    self._server._changed.notify_all()
+                gate.wait(timeout=60)
             fault = self._next_fault(method)
             if fault:
                 request.meta["fault"] = True
