@@ -18,10 +18,12 @@ class SingleFlightCache(Generic[K, V]):
     """Values live for `ttl(value)` seconds; a miss already being loaded is waited for, not repeated."""
 
     def __init__(
-        self, maxsize: int, ttl: Callable[[V], float], *, timer: Callable[[], float] = time.monotonic
+        self, maxsize: int, ttl: Callable[[V], float], *, timer: Callable[[], float] = time.monotonic,
+        getsizeof: Callable[[V], float] | None = None,
     ) -> None:
+        # With `getsizeof`, `maxsize` bounds the sum of the values' sizes (least recently used go first).
         self._cache: TLRUCache[K, V] = TLRUCache(
-            maxsize=maxsize, ttu=lambda _key, value, now: now + ttl(value), timer=timer
+            maxsize=maxsize, ttu=lambda _key, value, now: now + ttl(value), timer=timer, getsizeof=getsizeof
         )
         self._lock = threading.Lock()
         self._inflight: dict[K, Future[V]] = {}
@@ -53,7 +55,10 @@ class SingleFlightCache(Generic[K, V]):
         else:
             future.set_result(value)
             with self._lock:
-                self._cache[key] = value
+                try:
+                    self._cache[key] = value
+                except ValueError:  # larger than the whole cache: served, never kept
+                    self._cache.pop(key, None)
             return value, False
         finally:
             with self._lock:

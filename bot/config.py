@@ -59,6 +59,7 @@ class Settings:
     workers: int = 16
     cache_finished_seconds: float = 3600.0
     cache_running_seconds: float = 10.0
+    cache_mb: int = 64
     link_domains: tuple[str, ...] = ()
     refresh_seconds: float = 30.0
     refresh_max_minutes: float = 30.0
@@ -221,6 +222,7 @@ def load_settings(
     workers = _int(env, "QFLOW_WORKERS", 16, 1, 256, problems)
     finished_ttl = _float(env, "QFLOW_CACHE_FINISHED_SECONDS", 3600.0, 0.0, 86400.0, problems)
     running_ttl = _float(env, "QFLOW_CACHE_RUNNING_SECONDS", 10.0, 0.0, 3600.0, problems)
+    cache_mb = _int(env, "QFLOW_CACHE_MB", 64, 1, 16384, problems)
     link_domains = tuple(d.strip().lower() for d in (get("QFLOW_LINK_DOMAINS") or "").split(",") if d.strip())
     bad_domains = [d for d in link_domains if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", d)]
     if bad_domains:
@@ -270,6 +272,7 @@ def load_settings(
         workers=workers,
         cache_finished_seconds=finished_ttl,
         cache_running_seconds=running_ttl,
+        cache_mb=cache_mb,
         link_domains=link_domains,
         refresh_seconds=refresh,
         refresh_max_minutes=refresh_max,

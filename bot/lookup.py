@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .cache import SingleFlightCache
+from .qflow.deadline import deadline
 from .qflow import (
     Execution,
     QFlowClient,
@@ -19,6 +20,20 @@ from .qflow import (
 )
 
 log = logging.getLogger(__name__)
+
+# Parsed executions take about 5.3 times the bytes of the JSON they came from (measured on a
+# 30,000-step execution); each cache entry also has a fixed cost.
+MEMORY_PER_SOURCE_BYTE = 6
+MEMORY_PER_ENTRY = 4096
+
+
+def memory_estimate(execution: Execution) -> int:
+    """About how many bytes of memory a cached execution holds."""
+    return MEMORY_PER_ENTRY + MEMORY_PER_SOURCE_BYTE * execution.source_bytes
+
+
+# The most one lookup may spend on Qualys: details, steps and names, retries and /auth included.
+LOOKUP_BUDGET_SECONDS = 25.0
 
 
 @dataclass(frozen=True)
@@ -45,11 +60,14 @@ class ExecutionLookups:
         running_ttl: float = 10.0,
         workflow_ttl: float = 3600.0,
         workflow_refused_ttl: float = 600.0,
-        maxsize: int = 1024,
+        max_bytes: int = 64 * 1024 * 1024,
+        budget: float = LOOKUP_BUDGET_SECONDS,
     ) -> None:
         self._client = client
+        self._budget = budget
         self._executions: SingleFlightCache[str, tuple[Execution, datetime]] = SingleFlightCache(
-            maxsize, lambda value: finished_ttl if value[0].is_finished else running_ttl
+            max_bytes, lambda value: finished_ttl if value[0].is_finished else running_ttl,
+            getsizeof=lambda value: memory_estimate(value[0]),
         )
         self._workflows: SingleFlightCache[str, WorkflowInfo] = SingleFlightCache(
             256,
@@ -65,11 +83,16 @@ class ExecutionLookups:
         return Lookup(execution, fetched_at, hit)
 
     def _load(self, execution_id: str) -> tuple[Execution, datetime]:
+        with deadline(self._budget):  # every Qualys call of this lookup, retries and /auth included
+            return self._load_within_budget(execution_id)
+
+    def _load_within_budget(self, execution_id: str) -> tuple[Execution, datetime]:
         execution = self._client.get_execution(execution_id, include_steps=True)
         if execution.steps is None:
             try:
-                steps, total = self._client.get_steps(execution_id)
+                steps, total, size = self._client.get_steps(execution_id)
                 execution = execution.model_copy(update={"steps": steps, "steps_total": total})
+                execution = execution.with_source_bytes(execution.source_bytes + size)
             except QFlowError as error:  # the card says the steps are unavailable
                 log.info("steps of %s unavailable: %s", execution_id, type(error).__name__)
         return self._with_names(execution), datetime.now(UTC)

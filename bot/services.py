@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from .config import Settings
-from .lookup import ExecutionLookups
+from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
 from .qflow import (
     QFlowClient,
     RetryPolicy,
@@ -34,8 +34,14 @@ def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None
         tokens,
         http,
         execution_method=settings.execution_method,
-        retry=RetryPolicy(max_attempts=settings.max_attempts),
+        retry=RetryPolicy(max_attempts=settings.max_attempts, total_budget=lookup_budget(settings)),
+        answer_seconds=settings.request_timeout,
     )
+
+
+def lookup_budget(settings: Settings) -> float:
+    """What one lookup may spend on Qualys in all: 25 s, or one whole answer when that is longer."""
+    return max(LOOKUP_BUDGET_SECONDS, settings.request_timeout)
 
 
 def redactor_for(settings: Settings) -> Redactor:
@@ -48,4 +54,6 @@ def build_lookups(settings: Settings, client: QFlowClient | None = None) -> Exec
         client or build_qflow_client(settings),
         finished_ttl=settings.cache_finished_seconds,
         running_ttl=settings.cache_running_seconds,
+        budget=lookup_budget(settings),
+        max_bytes=settings.cache_mb * 1024 * 1024,
     )

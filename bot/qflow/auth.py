@@ -24,6 +24,7 @@ from .retry import parse_retry_after
 # Qualys user JWTs last 4 hours; renew this long before `exp`.
 RENEW_MARGIN_SECONDS = 300.0
 DEFAULT_LIFETIME_SECONDS = 4 * 3600.0
+MAX_TOKEN_BYTES = 64 * 1024
 
 
 class TokenProvider(Protocol):
@@ -106,11 +107,16 @@ class ServiceAccountToken:
     def _login(self) -> str:
         self.logins += 1
         try:
-            response = self._http.post(
-                self._url,
+            with self._http.stream(
+                "POST", self._url,
                 data={"username": self._username, "password": self._password, "token": "true"},
                 headers={"Accept": "text/plain, application/json"},
-            )
+            ) as response:
+                raw = b""
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if len(raw) > MAX_TOKEN_BYTES:
+                        raise InvalidResponse("the /auth reply is too large to be a JWT", response.status_code)
         except httpx.TimeoutException as e:
             raise QFlowTimeout("timed out getting a service token") from e
         except httpx.TransportError as e:
@@ -119,7 +125,7 @@ class ServiceAccountToken:
             raise AuthenticationFailed(response.status_code)
         if not response.is_success:
             raise status_error_for(response.status_code, "", parse_retry_after(response.headers))
-        token = response.text.strip().strip('"')
+        token = raw.decode("utf-8", errors="replace").strip().strip('"')
         if token.lower().startswith("bearer "):
             token = token[7:].strip()
         if token.count(".") != 2 or any(ch.isspace() for ch in token):

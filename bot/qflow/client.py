@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 
 from .auth import TokenProvider
+from .deadline import deadline, deadline_transport
 from .errors import (
     InvalidExecutionId,
     InvalidResponse,
@@ -26,6 +28,8 @@ from .retry import RetryPolicy, parse_retry_after
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/qflowapi/v1"
+# An execution with thousands of steps is a few MB of JSON; anything past this is refused unread.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def validate_execution_id(value: object) -> str:
@@ -53,6 +57,8 @@ class QFlowClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        answer_seconds: float | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._base = gateway_url.rstrip("/") + API_PREFIX
         self._tokens = tokens
@@ -61,36 +67,41 @@ class QFlowClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._clock = clock
+        # A whole answer (connect, headers and body) ends within this; httpx's timeouts bound each read.
+        self._answer_seconds = answer_seconds if answer_seconds is not None else (http.timeout.read or 10.0)
+        self._max_body = max_body_bytes
 
     def get_execution(self, execution_id: str, *, include_steps: bool = True) -> Execution:
         """The execution's details (`includeSteps` as asked)."""
         execution_id = validate_execution_id(execution_id)
         params = {"includeSteps": "true" if include_steps else "false"}
-        payload = self._request(self._method, f"/executions/{execution_id}", params)
+        payload, size = self._request(self._method, f"/executions/{execution_id}", params)
         try:
-            return parse_execution(payload)
+            execution = parse_execution(payload)
         except ValueError as e:
             raise InvalidResponse(f"execution details: {e}") from None
+        return execution.with_source_bytes(size)
 
-    def get_steps(self, execution_id: str) -> tuple[list[Step], int | None]:
-        """The execution's steps from the steps endpoint, and their total."""
+    def get_steps(self, execution_id: str) -> tuple[list[Step], int | None, int]:
+        """The execution's steps from the steps endpoint, their total, and the answer's size in bytes."""
         execution_id = validate_execution_id(execution_id)
-        payload = self._request("GET", f"/executions/{execution_id}/steps", {"order": "eventOrder"})
+        payload, size = self._request("GET", f"/executions/{execution_id}/steps", {"order": "eventOrder"})
         try:
-            return parse_steps(payload)
+            return (*parse_steps(payload), size)
         except ValueError as e:
             raise InvalidResponse(f"steps: {e}") from None
 
     def get_workflow(self, workflow_id: str) -> WorkflowInfo:
         """The workflow's name and its nodes' names, from its definition."""
         workflow_id = validate_execution_id(workflow_id)
-        payload = self._request("GET", f"/workflows/{workflow_id}", None)
+        payload, _ = self._request("GET", f"/workflows/{workflow_id}", None)
         try:
             return parse_workflow(payload)
         except ValueError as e:
             raise InvalidResponse(f"workflow: {e}") from None
 
-    def _request(self, method: str, path: str, params: dict[str, str] | None) -> Any:
+    def _request(self, method: str, path: str, params: dict[str, str] | None) -> tuple[Any, int]:
+        """The parsed JSON answer and its size in bytes, after retries."""
         started = self._clock()
         attempt = 0
         renewed = False
@@ -115,34 +126,51 @@ class QFlowClient:
                          attempt, wait)
                 self._sleep(wait)
 
-    def _send_once(self, method: str, path: str, params: dict[str, str] | None, token: str) -> Any:
+    def _send_once(self, method: str, path: str, params: dict[str, str] | None, token: str) -> tuple[Any, int]:
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
             "Authorization": f"Bearer {token}",
         }
         try:
-            response = self._http.request(method, self._base + path, params=params, headers=headers)
+            with deadline(self._answer_seconds), \
+                    self._http.stream(method, self._base + path, params=params, headers=headers) as response:
+                body = self._read_body(response)
         except httpx.TimeoutException as e:
             raise QFlowTimeout(f"Qualys did not answer in time ({type(e).__name__})") from e
         except httpx.TransportError as e:
             raise QFlowConnectionError(f"could not reach the Qualys gateway ({type(e).__name__})") from e
         if not response.is_success:
             raise status_error_for(
-                response.status_code, _error_message(response), parse_retry_after(response.headers)
+                response.status_code, _error_message(body), parse_retry_after(response.headers)
             )
         try:
-            return response.json()
-        except (ValueError, UnicodeDecodeError):
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            return json.loads(body), len(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            kind = response.headers.get("content-type", "no content type").split(";")[0][:60]
             raise InvalidResponse(f"expected JSON, got {kind}", response.status_code) from None
 
+    def _read_body(self, response: httpx.Response) -> bytes:
+        """The body, refused unread past `max_body_bytes` (what the header promises, or what arrives)."""
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise InvalidResponse(f"the answer is larger than {self._max_body // 1_048_576} MB", response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_body:
+                raise InvalidResponse(f"the answer is larger than {self._max_body // 1_048_576} MB",
+                                      response.status_code)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-def _error_message(response: httpx.Response) -> str:
+
+def _error_message(raw: bytes) -> str:
     """The gateway's own short message (e.g. "JWT expired"), when the body is JSON."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
+        body = json.loads(raw[:65_536])
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     if isinstance(body, dict):
         for key in ("message", "error", "errorMessage"):
@@ -153,11 +181,13 @@ def _error_message(response: httpx.Response) -> str:
 
 
 def build_http_client(timeout_seconds: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """The httpx client for Qualys: bounded timeouts and a connection pool sized for many lookups."""
+    """The httpx client for Qualys: bounded timeouts, whole-answer deadlines, and a connection pool sized
+    for many lookups."""
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
     return httpx.Client(
         timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
-        transport=transport,
+        limits=limits,
+        transport=transport or deadline_transport(limits),
         headers={"User-Agent": "qflow-for-slack"},
         follow_redirects=False,
     )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..invisible import strip_invisible
@@ -295,6 +295,16 @@ class Execution(_Timed):
     steps: Annotated[list[Step] | None, BeforeValidator(_steps)] = None
     steps_total: OptInt = None
     error_text: OptStr = None
+    _source_bytes: int = PrivateAttr(default=0)  # the size of the API answers it was parsed from
+
+    def with_source_bytes(self, size: int) -> Execution:
+        """This execution, remembering that `size` bytes of API answers went into it."""
+        self._source_bytes = size
+        return self
+
+    @property
+    def source_bytes(self) -> int:
+        return self._source_bytes
 
     @model_validator(mode="before")
     @classmethod

@@ -29,8 +29,12 @@ class Reply:
     body: bytes | str | None = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
-    # "reset": close the connection without an answer; "truncate": promise more bytes than sent.
+    # "reset": close the connection without an answer; "truncate": promise more bytes than sent;
+    # "drip": send the whole answer (headers too) one byte every DRIP_SECONDS, as a slow attacker would.
     fault: str | None = None
+
+
+DRIP_SECONDS = 0.05
 
 
 class LoopbackServer:
@@ -62,6 +66,9 @@ class LoopbackServer:
                     self.connection.shutdown(2)
                     return
                 payload = reply.body.encode() if isinstance(reply.body, str) else (reply.body or b"")
+                if reply.fault == "drip":
+                    self._drip(reply, payload)
+                    return
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 declared = len(payload) * 2 + 10 if reply.fault == "truncate" else len(payload)
@@ -72,6 +79,18 @@ class LoopbackServer:
                 self.wfile.write(payload)
                 if reply.fault == "truncate":
                     self.close_connection = True
+
+            def _drip(self, reply: Reply, payload: bytes) -> None:
+                head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n" \
+                       f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                self.close_connection = True
+                try:
+                    for byte in head + payload:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(DRIP_SECONDS)
+                except OSError:  # the client gave up: that is what a deadline does
+                    pass
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from bot.lookup import LOOKUP_BUDGET_SECONDS
 from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
@@ -49,6 +50,10 @@ QUALYS_FAULTS: list[tuple[str, list[Reply | float]]] = [
     ("HTML 502 page, then ok", [HTML_502]),
     ("truncated JSON", [Reply(200, '{"data": {"id": "0e71f117-648f')]),
     ("truncated body, then ok", [Reply(200, '{"data": {"id": "0e71', fault="truncate")]),
+    # A whole answer that arrives one byte at a time: each read is quick, the answer never ends.
+    ("answers that drip", [Reply(200, json.dumps({"data": {"status": "Success", "pad": "x" * 400}}),
+                                 fault="drip")] * 3),
+    ("an answer that drips, then ok", [Reply(200, json.dumps({"data": {"pad": "x" * 400}}), fault="drip")]),
 ]
 
 
@@ -57,6 +62,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.response_urls: list[str] = []  # one answer each
+        self.sent_at: dict[str, float] = {}  # when each command was sent
         self.unfurls: list[tuple[str, str]] = []  # (channel, ts): one successful unfurl each
         self.mentions: list[str] = []  # channel: one successful card each
         self.refused = 0
@@ -72,6 +78,7 @@ class Tally:
 def command(app: RunningApp, slack: FakeSlack, tally: Tally, execution_id: str) -> None:
     url = slack.new_response_url()
     tally.response_urls.append(url)
+    tally.sent_at[url] = time.perf_counter()
     tally.ack(app.command(f"execution {execution_id}", url))
 
 
@@ -175,6 +182,7 @@ def test_every_request_ends_in_exactly_one_answer_and_no_secret_leaks(tmp_path):
         figures = count(slack, qualys, tally, audit.read_text(), log_text)
     FIGURES.update(figures)
     assert figures["lost"] == "0" and figures["duplicated"] == "0" and figures["secrets leaked"] == "0", figures
+    assert float(figures["slowest answer"].split()[0]) < LOOKUP_BUDGET_SECONDS, figures
 
 
 def count(slack: FakeSlack, qualys: FakeQualys, tally: Tally, audit_text: str, log_text: str) -> dict[str, str]:
@@ -196,6 +204,11 @@ def count(slack: FakeSlack, qualys: FakeQualys, tally: Tally, audit_text: str, l
     seen = [r.body.decode(errors="replace") for r in slack.requests] + [audit_text, log_text]
     leaked = sum(text.count(secret) for text in seen for secret in secrets)
     audit_lines = [json.loads(line) for line in audit_text.splitlines()]
+    first_answer = {}
+    for r in slack.requests:
+        if r.meta.get("answered") and r.meta.get("response_url") in tally.sent_at:
+            first_answer.setdefault(r.meta["response_url"], r.at)
+    slowest = max(at - tally.sent_at[url] for url, at in first_answer.items())
     return {
         "requests sent": str(len(outcomes)),
         "answered": str(sum(1 for n in outcomes if n >= 1)),
@@ -204,6 +217,8 @@ def count(slack: FakeSlack, qualys: FakeQualys, tally: Tally, audit_text: str, l
         "secrets leaked": str(leaked),
         "refused (forged, stale, replayed)": str(tally.refused),
         "max ack time": f"{max(tally.acks) * 1000:.0f} ms over {len(tally.acks)} acks (Slack allows 3000)",
+        "slowest answer": f"{slowest:.1f} s after its command (QFLOW_TIMEOUT_SECONDS 0.5 per answer, dripping "
+                          f"bodies included; a lookup's budget is {LOOKUP_BUDGET_SECONDS:g} s)",
         "faults injected": f"{tally.qualys_faults} at Qualys, {tally.slack_faults} at Slack, "
                            f"{2 * len(tally.unfurls) + len(tally.mentions)} event redeliveries",
         "audit lines": f"{len(audit_lines)} ({', '.join(f'{k} {v}' for k, v in Counter(a['outcome'] for a in audit_lines).most_common())})",

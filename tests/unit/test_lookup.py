@@ -60,3 +60,30 @@ def test_unavailable_steps_leave_the_card_usable():
         STEPS: httpx.Response(404, json={"message": "no steps"}),
     })
     assert lookups.get(EID).execution.steps is None
+
+
+def test_the_cache_is_bounded_by_memory_not_count():
+    import uuid
+
+    from bot.lookup import memory_estimate
+
+    sizes: dict[str, int] = {}
+
+    def handler(request: httpx.Request):
+        execution_id = request.url.path.rsplit("/", 1)[-1]
+        pad = "x" * sizes[execution_id]
+        return httpx.Response(200, json={"data": {"id": execution_id, "status": "Success", "steps": [], "pad": pad}})
+
+    client = QFlowClient("https://gw", StaticToken("a.b.c"), build_http_client(5, httpx.MockTransport(handler)))
+    budget = 2_000_000
+    lookups = ExecutionLookups(client, max_bytes=budget)
+    small = [str(uuid.uuid4()) for _ in range(40)]
+    huge = str(uuid.uuid4())
+    sizes.update({e: 20_000 for e in small} | {huge: 1_000_000})  # the huge one alone exceeds the budget
+    kept = [lookups.get(e).execution for e in small]
+    assert lookups.get(huge).execution.source_bytes > 1_000_000  # served...
+    assert lookups.get(huge).cache_hit is False  # ...but never kept
+    cached = [e for e in kept if lookups._executions.peek(e.execution_id or "")]
+    assert 0 < len(cached) < len(small)  # the oldest went first
+    assert sum(memory_estimate(e) for e in cached) <= budget
+    assert lookups.get(small[-1]).cache_hit  # the most recent stayed

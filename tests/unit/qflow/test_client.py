@@ -176,8 +176,8 @@ def test_steps_endpoint_and_workflow_definition():
     script = Script(ok({"total": 1, "items": [{"nodeId": "trigger", "eventOrder": 1}]}),
                     ok({"data": {"name": "WF", "definition": json.dumps({"components": [{"id": "trigger", "name": "Start"}]})}}))
     c = client(script)
-    steps, total = c.get_steps(EID)
-    assert total == 1 and steps[0].node_id == "trigger"
+    steps, total, size = c.get_steps(EID)
+    assert total == 1 and steps[0].node_id == "trigger" and size > 0
     assert script.requests[0].method == "GET" and script.requests[0].url.path.endswith(f"/executions/{EID}/steps")
     info = c.get_workflow("f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a")
     assert info.name == "WF" and info.node_names == {"trigger": "Start"}
@@ -267,3 +267,40 @@ def test_auth_reply_that_is_not_a_jwt():
     tokens, http = service_account(script, Clock(0))
     with pytest.raises(InvalidResponse):
         QFlowClient(GATEWAY, tokens, http, sleep=lambda s: None).get_execution(EID)
+
+
+# --- whole-answer deadlines and size bounds, over a real loopback socket -----------------------------
+
+from tests.fakes._server import LoopbackServer, Reply  # noqa: E402
+
+
+def loopback(reply: Reply) -> LoopbackServer:
+    return LoopbackServer(lambda request: reply).start()
+
+
+def test_an_answer_that_drips_ends_at_its_deadline_not_per_read():
+    server = loopback(Reply(200, json.dumps({"data": {"id": EID, "pad": "x" * 2000}}), fault="drip"))
+    try:
+        client = QFlowClient(server.url, StaticToken("a.b.c"), build_http_client(5.0), answer_seconds=0.4,
+                             retry=RetryPolicy(max_attempts=1))
+        started = time.monotonic()
+        with pytest.raises(QFlowTimeout):
+            client.get_execution(EID)
+        # Each byte arrives well inside the 5 s read timeout; only the deadline can end this.
+        assert time.monotonic() - started < 5.0
+    finally:
+        server.stop()
+
+
+def test_an_answer_larger_than_the_bound_is_refused_unread():
+    body = json.dumps({"data": {"id": EID, "pad": "x" * 3000}}).encode()
+    server = loopback(Reply(200, body))  # declares its length
+    undeclared = httpx.MockTransport(lambda request: httpx.Response(200, content=iter([body[:1500], body[1500:]])))
+    try:
+        for http in (build_http_client(5.0), build_http_client(5.0, undeclared)):
+            client = QFlowClient(server.url, StaticToken("a.b.c"), http, max_body_bytes=1000,
+                                 retry=RetryPolicy(max_attempts=1))
+            with pytest.raises(InvalidResponse, match="larger than"):
+                client.get_execution(EID)
+    finally:
+        server.stop()
