@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .cache import SingleFlightCache
-from .qflow.deadline import deadline
 from .qflow import (
     Execution,
     QFlowClient,
@@ -18,6 +17,7 @@ from .qflow import (
     WorkflowInfo,
     validate_execution_id,
 )
+from .qflow.deadline import deadline
 
 log = logging.getLogger(__name__)
 
