@@ -8,6 +8,7 @@ here scans in linear time, and the text it is given is capped first.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 
 MAX_TEXT_CHARS = 40_000  # Slack's own limit for message text
 MAX_URL_CHARS = 4_000
+MAX_CANDIDATES = 50  # links (and bare ids) looked at per message: far more than any card limit
 
 # Every platform's UI host; a link on one of these (or a subdomain) may be an execution.
 QUALYS_UI_HOSTS = tuple(p.ui_host for p in PLATFORMS.values())
@@ -101,13 +103,15 @@ class LinkMatcher:
     def __init__(self, extra_domains: Iterable[str] = ()) -> None:
         domains = {d.strip().lower().strip(".") for d in (*QUALYS_UI_HOSTS, *extra_domains) if d and d.strip()}
         self.domains = tuple(sorted(domains))
+        self._domain_set = frozenset(domains)
 
     def is_qualys_host(self, host: str | None) -> bool:
         """True for a Qualys host name (ASCII, as a WHATWG parser gives it), subdomains included."""
         host = (host or "").lower()
         if host.endswith("."):  # `qualys.com.` is the same host to a browser; `qualys.com..` is not
             host = host[:-1]
-        return bool(host) and any(host == d or host.endswith("." + d) for d in self.domains)
+        labels = host.split(".")
+        return bool(host) and any(".".join(labels[i:]) in self._domain_set for i in range(len(labels)))
 
     def execution_in_link(self, url: str) -> str | None:
         """The execution id in `url` when it is an http(s) link whose host, as a browser reads it, is Qualys."""
@@ -122,14 +126,14 @@ class LinkMatcher:
         text = (text or "")[:MAX_TEXT_CHARS]
         hits: list[tuple[int, Found]] = []
         spans: list[tuple[int, int]] = []
-        for match in _BARE_URL.finditer(text):
+        for match in itertools.islice(_BARE_URL.finditer(text), MAX_CANDIDATES):
             spans.append(match.span())
             url = match.group(0).rstrip(".,;:!?)]}'\"")
             execution_id = self.execution_in_link(url)
             if execution_id:
                 hits.append((match.start(), Found(execution_id, url)))
         span_index = 0
-        for match in _UUID.finditer(text):  # both lists are in order: one pass skips UUIDs inside links
+        for match in itertools.islice(_UUID.finditer(text), MAX_CANDIDATES):  # both lists are in order: one pass skips UUIDs inside links
             while span_index < len(spans) and spans[span_index][1] <= match.start():
                 span_index += 1
             if span_index < len(spans) and spans[span_index][0] <= match.start():

@@ -41,6 +41,7 @@ from .payload import items, text
 log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 RESPONSE_URL_LIFETIME = 29 * 60.0  # Slack honours a response_url for 30 minutes
+COMPOSER = "COMPOSER"  # the channel Slack names for a link still being typed
 VIEW_ACTIONS = frozenset({SHOW_STEPS, SHOW_ERRORS, HIDE, PREVIOUS, NEXT, REFRESH})
 
 
@@ -111,8 +112,15 @@ class CardService:
         if not found:
             return
         source = text(event, "source")
-        posted = source != "composer"
         channel, user = text(event, "channel"), text(event, "user")
+        if source == "composer" or channel == COMPOSER:
+            # A link still in the message box: Slack names no channel ("COMPOSER"), so no channel rule can
+            # be checked, and a preview may stay on the message once it is posted. Slack sends link_shared
+            # again for the posted message, with its channel: the card is unfurled then, after the checks.
+            for _, execution_id in found:
+                self.audit.record(entry="unfurl", user=user, channel=channel, outcome="preview_skipped",
+                                  execution_id=execution_id)
+            return
         asker = Asker(user, channel, "unfurl", public=True, shared=shared)
         if len(found) > self._settings.max_cards:
             log.info("unfurling %d of %d execution links in one message (QFLOW_MAX_CARDS)",
@@ -120,13 +128,10 @@ class CardService:
         if not self.allowed(asker, [e for _, e in found], self._ephemeral_sender(channel, user)):
             return
         for url, execution_id in found[: self._settings.max_cards]:
-            destination = Unfurl(
-                self.client, url, channel=channel if posted else None,
-                ts=text(event, "message_ts") if posted else None,
-                unfurl_id=text(event, "unfurl_id"), source=source,
-            )
+            destination = Unfurl(self.client, url, channel=channel, ts=text(event, "message_ts"),
+                                 unfurl_id=text(event, "unfurl_id"), source=source)
             state = CardState(execution_id, private=False, compact=True)
-            self._submit(self.deliver, state, destination, False, posted, None, asker)
+            self._submit(self.deliver, state, destination, False, True, None, asker)
 
     def answer_message(self, words: str, thread_ts: str | None, asker: Asker, *, mention: bool = False) -> None:
         """A mention (answered in its thread) or a DM: a card per execution found, bounded."""

@@ -84,13 +84,19 @@ def test_execution_links_on_qualys_hosts_unfurl_and_others_are_left_alone(world)
     assert {"Show steps", "Show errors", "Refresh", "Open in Qualys ↗"} == set(buttons({"blocks": card}))
 
 
-def test_composer_previews_use_unfurl_id_and_source(world):
+def test_composer_previews_wait_for_the_posted_message(world):
     app, slack, qualys = world
     execution_id = new_execution(qualys)
     url = f"https://qualysguard.qualys.com/qflow/#/executions/{execution_id}"
-    app.event(link_shared("C0COMPOSE", "", [url], source="composer", unfurl_id="UNF-42"), event_id())
-    [call] = wait_calls(slack, "chat.unfurl", unfurl_id="UNF-42")
-    assert call["source"] == "composer" and "channel" not in call and url in call["unfurls"]
+    # While the link is typed, Slack names no channel: nothing is fetched, checked or shown.
+    app.event(link_shared("COMPOSER", "U0ASKER-909b5454", [url], source="composer", unfurl_id="UNF-42"), event_id())
+    app.wait_for_log(f'"execution_id":"{execution_id}","outcome":"preview_skipped"')
+    assert qualys.execution_calls(execution_id) == []
+    assert [r for r in slack.requests if "COMPOSER" in r.body.decode(errors="replace")] == []
+    # Slack sends link_shared again once the message is posted, with its channel: that one unfurls.
+    app.event(link_shared("C0COMPOSE", "1700000003.000001", [url]), event_id())
+    [call] = wait_calls(slack, "chat.unfurl", channel="C0COMPOSE")
+    assert call["ts"] == "1700000003.000001" and url in call["unfurls"]
 
 
 def test_links_past_the_bound_are_not_unfurled(world):

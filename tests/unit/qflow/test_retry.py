@@ -34,3 +34,45 @@ def test_parse_retry_after_forms():
     assert parse_retry_after({"x-ratelimit-towait-sec": "12"}) == 12
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+# --- any Retry-After value is clamped, never trusted -----------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState  # noqa: E402
+
+from bot.qflow.retry import MAX_WAIT_SECONDS, seconds_from_header  # noqa: E402
+from bot.render.messages import error_text  # noqa: E402
+from bot.slack.retries import MAX_SLACK_WAIT_SECONDS, ClampedRateLimitRetryHandler  # noqa: E402
+
+header_values = st.one_of(
+    st.sampled_from(["inf", "-inf", "nan", "1e308", "-5", "0", "3600", "99999999999999999999", "", " ", "soon",
+                     "Wed, 21 Oct 2115 07:28:00 GMT", "Thu, 01 Jan 1970 00:00:00 GMT", "Mon, 99 Foo 2020 99:99:99",
+                     "1" * 500, "0x10", "1_000", "\u0661\u0662"]),
+    st.text(max_size=80), st.floats().map(repr), st.integers().map(str),
+)
+
+
+@given(header_values, st.sampled_from(["retry-after", "x-ratelimit-towait-sec"]))
+def test_any_qualys_wait_header_is_clamped_or_ignored(value, name):
+    seconds = parse_retry_after({name: value})
+    assert seconds is None or 0 <= seconds <= MAX_WAIT_SECONDS
+    wait = policy.delay(1, RateLimited(retry_after=seconds), 0)
+    assert wait is None or 0 <= wait <= policy.max_retry_after
+    text = error_text(RateLimited(retry_after=seconds), "0e71f117-648f-4ad2-a3a9-8f1b857a1b70")
+    assert "Try again" in text and "inf" not in text and "nan" not in text
+
+
+@given(header_values)
+def test_any_slack_retry_after_is_waited_out_within_the_bound(value):
+    slept: list[float] = []
+    handler = ClampedRateLimitRetryHandler(max_retry_count=3)
+    handler.sleep = slept.append  # type: ignore[method-assign]
+    state = RetryState()
+    request = HttpRequest(method="POST", url="https://slack.test/api/chat.postMessage", headers={}, data=None)
+    response = HttpResponse(status_code=429, headers={"Retry-After": [value]}, data=b"{}")
+    assert handler.can_retry(state=state, request=request, response=response)
+    handler.prepare_for_next_attempt(state=state, request=request, response=response)
+    assert len(slept) == 1 and 0 <= slept[0] <= MAX_SLACK_WAIT_SECONDS + 1
+    assert seconds_from_header(value) is None or 0 <= seconds_from_header(value) <= MAX_WAIT_SECONDS

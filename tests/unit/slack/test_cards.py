@@ -40,11 +40,15 @@ def test_unfurl_takes_qualys_execution_links_once_each_up_to_the_bound():
     cards.shutdown()
 
 
-def test_composer_previews_are_not_followed():
+def test_composer_previews_are_skipped_and_only_audited():
     cards, jobs = service()
-    cards.answer_unfurl(event([f"https://qualysguard.qualys.com/e/{A}"], source="composer"))
-    [(state, dest, fresh, follow)] = jobs
-    assert follow is False and dest.key is None and dest.unfurl_id == "U1"
+    audited = []
+    cards.audit.record = lambda **line: audited.append(line)  # type: ignore[method-assign]
+    cards.allowed = lambda *args: (_ for _ in ()).throw(AssertionError("checked a composer preview"))  # type: ignore[method-assign]
+    for channel, source in (("COMPOSER", "composer"), ("COMPOSER", None), ("C1", "composer")):
+        cards.answer_unfurl({**event([f"https://qualysguard.qualys.com/e/{A}"], source=source or ""),
+                             "channel": channel})
+    assert jobs == [] and [a["outcome"] for a in audited] == ["preview_skipped"] * 3
     cards.shutdown()
 
 
