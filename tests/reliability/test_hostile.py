@@ -75,8 +75,8 @@ def test_hostile_input_gets_answers_fast_and_never_a_500(tmp_path):
             expected_urls: list[str] = []
             posted_channels: list[str] = []
 
-            # 1. Texts built to stall a parser: as commands, mentions, DMs and the shortcut.
-            for n, (name, text) in enumerate(hostile_texts().items()):
+            # 1. Texts built to stall a parser: as commands, mentions and the shortcut.
+            for n, text in enumerate(hostile_texts().values()):
                 response = count.ack(app.command(text, slack.new_response_url()))
                 count.tried += 1
                 count.answered += bool(response.status_code == 200 and response.json().get("text"))
