@@ -65,3 +65,39 @@ def test_find_in_message_text():
 def test_trailing_punctuation_is_not_part_of_a_link():
     [found] = matcher.find(f"see https://qualysguard.qualys.com/e/{A}).")
     assert found.url == f"https://qualysguard.qualys.com/e/{A}"
+
+
+# --- links are read as a browser reads them, generated -------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bot.links import QUALYS_UI_HOSTS  # noqa: E402
+
+EID_ = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
+qualys_hosts = st.sampled_from(QUALYS_UI_HOSTS).flatmap(lambda h: st.sampled_from([
+    h, h.upper(), h + ".", h.replace(".", "%2e"), h.replace(".", "%2E"), "sub." + h, h.replace(".", "\uff0e"),
+]))
+foreign_hosts = st.sampled_from(QUALYS_UI_HOSTS).flatmap(lambda h: st.sampled_from([
+    h + ".evil.example", "evil" + h, h.replace("a", "\u0430", 1), h.replace("q", "\u0071\u0307", 1),
+    h + "..", h.replace(".", "-"), "evil.example", "127.0.0.1", "[::1]", h.rsplit(".", 1)[0] + ".evil",
+]))
+decoy_parts = st.lists(st.sampled_from(["qualysguard.qualys.com", "qualys.com", ":", "%40", "%2F", "x", "."]),
+                       max_size=4).map("".join)
+ports = st.sampled_from(["", ":443", ":8443", ":80"])
+
+
+@given(st.booleans(), qualys_hosts, foreign_hosts, decoy_parts, ports, st.sampled_from(["/", "\\", "?q=", "#"]),
+       st.booleans())
+def test_a_link_is_qualys_only_when_the_host_a_browser_opens_is(qualys, good, bad, decoy, port, separator, userinfo):
+    host = good if qualys else bad
+    # The decoy (often a Qualys host) sits in the user info or after the host: never the host itself.
+    url = f"https://{decoy + '@' if userinfo else ''}{host}{port}{separator}{decoy}/executions/{EID_}"
+    found = LinkMatcher().execution_in_link(url)
+    assert found == (EID_ if qualys else None), url
+
+
+@given(st.sampled_from(QUALYS_UI_HOSTS), st.sampled_from(["\\", "\\\\", "/\\", "\\x"]), decoy_parts)
+def test_a_backslash_before_the_at_sign_never_hides_the_real_host(qualys_host, slash, decoy):
+    url = f"https://evil.example{slash}{decoy}@{qualys_host}/executions/{EID_}"
+    assert LinkMatcher().execution_in_link(url) is None, url
