@@ -2,8 +2,8 @@
 
 One service token serves the whole workspace, so the app itself decides. The rules, in order:
 a denied channel; a channel shared with other organisations (Slack Connect) unless allowed, or
-one whose sharing the app cannot see when the answer would be posted there; a user from another
-workspace (or one whose workspace nobody can tell); the channel allow-list (DMs with the app are exempt); the user allow-lists.
+one whose sharing the app cannot see; a user from another workspace (or one whose workspace
+nobody can tell); the channel allow-list (DMs with the app are exempt); the user allow-lists.
 """
 
 from __future__ import annotations
@@ -73,10 +73,10 @@ class Policy:
             if asker.shared:
                 return Decision(False, "this channel is shared with other organisations (Slack Connect), and "
                                 "execution details stay inside your workspace", "QFLOW_ALLOW_SHARED_CHANNELS")
-            if asker.shared is None and asker.public:
-                return Decision(False, "I can't see whether this channel is shared outside your workspace, so I "
-                                "won't post execution details in it; `/qflow execution &lt;id&gt;` answers you privately",
-                                "QFLOW_ALLOW_SHARED_CHANNELS")
+            if asker.shared is None:
+                return Decision(False, "I can't see whether this channel is shared outside your workspace (I'm not "
+                                "a member of it), so I won't show execution details here. Invite me with "
+                                "`/invite @QFlow`, or ask me in a direct message", "QFLOW_ALLOW_SHARED_CHANNELS")
         installation = self._installation(asker)
         if installation is not None:
             return installation

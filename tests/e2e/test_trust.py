@@ -82,17 +82,13 @@ def test_denials_are_private_say_why_and_who_and_call_nothing(world, form, why):
     assert [a["outcome"] for a in audit_lines(audit) if a["execution_id"] == execution_id] == ["denied"]
 
 
-def test_a_private_answer_works_where_sharing_is_unknown_but_posting_there_does_not(world):
+def test_where_sharing_is_unknown_nothing_is_shown_and_the_asker_learns_how_to_fix_it(world):
     app, slack, qualys, _ = world
     execution_id = new_execution(qualys)
-    card = command(app, slack, f"execution {execution_id}", channel_id="G0HIDDEN")
-    assert card["blocks"][0]["type"] == "header"
-    url = slack.new_response_url()
-    app.click(buttons(card)["Share in channel"], url, user="U0ASKER",
-              container={"type": "message", "is_ephemeral": True, "channel_id": "G0HIDDEN", "message_ts": "1.1"})
-    [denied] = slack.wait_for_responses(url)
-    assert "can't see whether this channel is shared" in all_text(denied.data)
-    assert denied.data["response_type"] == "ephemeral" and denied.data.get("replace_original") is False
+    denied = command(app, slack, f"execution {execution_id}", channel_id="G0HIDDEN")
+    text = all_text(denied)
+    assert "can't see whether this channel is shared" in text and "/invite @QFlow" in text
+    assert denied["response_type"] == "ephemeral" and qualys.execution_calls(execution_id) == []
 
 
 def test_each_click_is_checked_for_the_clicking_user(world):

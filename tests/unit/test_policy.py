@@ -33,9 +33,11 @@ def test_slack_connect_channels_get_nothing_unless_allowed():
     assert policy(QFLOW_ALLOW_SHARED_CHANNELS="true").decide(ask(shared=True)).allowed
 
 
-def test_unknown_sharing_blocks_posting_but_not_private_answers():
-    assert policy().decide(ask(shared=None, channel_kind=None, public=False)).allowed
-    assert not policy().decide(ask(shared=None, channel_kind=None, public=True)).allowed
+def test_unknown_sharing_refuses_posting_and_private_answers_alike():
+    for public in (False, True):
+        decision = policy().decide(ask(shared=None, channel_kind=None, public=public))
+        assert not decision.allowed and "/invite @QFlow" in decision.reason
+    assert policy(QFLOW_ALLOW_SHARED_CHANNELS="true").decide(ask(shared=None, channel_kind=None)).allowed
 
 
 def test_channel_lists():
@@ -81,3 +83,44 @@ def test_an_unknown_channel_is_refused_when_a_channel_list_is_set():
     assert policy(QFLOW_DENIED_CHANNELS="C0BAD").decide(ask(channel=None)).setting == "the channel rules"
     assert policy(QFLOW_ALLOWED_CHANNELS="C0GOOD").decide(ask(channel=None, channel_kind=None)).setting == \
         "QFLOW_ALLOWED_CHANNELS"
+
+
+# --- generated: an unknown fact never allows what some value of it would refuse -----------------------
+
+import itertools  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TEAMS, CHANNELS, KINDS = ("T0HOME", "T0OTHER"), ("C0GOOD", "C0BAD", "C0X", "D0DM"), ("public", "private", "im", "mpim")
+maybe = lambda values: st.one_of(st.none(), st.sampled_from(values))  # noqa: E731
+settings_env = st.fixed_dictionaries({}, optional={
+    "QFLOW_DENIED_CHANNELS": st.just("C0BAD"), "QFLOW_ALLOWED_CHANNELS": st.just("C0GOOD"),
+    "QFLOW_ALLOW_SHARED_CHANNELS": st.sampled_from(["true", "false"]), "QFLOW_ALLOWED_USERS": st.just("U0ME"),
+    "QFLOW_ALLOWED_USERGROUPS": st.just("S0ONCALL")})
+
+
+def completions(home, asker):
+    """Every world the unknown facts could stand for (a channel with one workspace in it holds no outsider)."""
+    for home_team, team, channel, kind, shared, single in itertools.product(
+            [home] if home else TEAMS, [asker.user_team] if asker.user_team else TEAMS,
+            [asker.channel] if asker.channel else CHANNELS, [asker.channel_kind] if asker.channel_kind else KINDS,
+            [asker.shared] if asker.shared is not None else (True, False),
+            [asker.single_workspace] if asker.single_workspace is not None else (True, False)):
+        if (single and (shared or team != home_team)) or (shared and single):
+            continue
+        yield home_team, Asker(asker.user, channel, asker.entry, asker.public, team, kind, shared, asker.usergroups,
+                               single)
+
+
+@given(settings_env, maybe(TEAMS[:1]), st.sampled_from(["U0ME", "U0YOU"]), maybe(TEAMS), maybe(CHANNELS),
+       maybe(KINDS), st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.booleans()), st.booleans(),
+       st.sets(st.sampled_from(["S0ONCALL", "S0ELSE"])))
+def test_an_unknown_fact_never_allows_what_a_known_one_would_refuse(env, home, user, team, channel, kind, shared,
+                                                                   single, public, groups):
+    settings = load_settings({**BASE, **env})
+    asker = Asker(user, channel, "command", public, team, kind, shared, frozenset(groups), single)
+    if not Policy(settings, home).decide(asker).allowed:
+        return
+    for home_team, world in completions(home, asker):
+        assert Policy(settings, home_team).decide(world).allowed, (asker, home_team, world)

@@ -22,10 +22,11 @@ def test_channel_facts_and_group_members_are_read_once_and_decide():
         assert not access.check(Asker("U0NOBODY", "C0OPEN", "command", public=False, user_team=home)).allowed
         assert access.check(Asker("U0ONCALL", "C0EXT", "command", public=False, user_team=home)).setting == \
             "QFLOW_ALLOW_SHARED_CHANNELS"
-        assert access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False, user_team=home)).allowed  # private
+        assert not access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False, user_team=home)).allowed
         assert not access.check(Asker("U0ONCALL", "G0SECRET", "mention", public=True, user_team=home)).allowed
         # Where nothing tells the asker's workspace, the rule refuses instead of passing.
-        assert access.check(Asker("U0ONCALL", "G0SECRET", "command", public=False)).setting == "the installation"
+        assert access.check(Asker("U0ONCALL", "C0OPEN", "command", public=False, shared=None,
+                                  single_workspace=False)).setting == "the installation"
         assert access.check(Asker("U0ONCALL", "C0OPEN", "command", False, user_team="T0ELSE")).setting == "the installation"
         calls = [r.meta["api"] for r in slack.requests]
         assert calls.count("conversations.info") == 3 and calls.count("usergroups.users.list") == 1
