@@ -25,15 +25,26 @@ def huge_execution():
                      "variables": [f"k{i}={text}" for i in range(300)], "tags": [text] * 300, "steps": steps}}
 
 
+def many_steps(count: int):
+    """A long-running execution: `count` steps, every tenth failed with a short error."""
+    steps = [{"eventOrder": i, "nodeId": f"node-{i}", "nodeType": "awsapi", "name": f"Step {i}",
+              "status": "Failed" if i % 10 == 0 else "Success", "createdAt": 1746007562041 + i * 1000,
+              "updatedAt": 1746007562041 + i * 1000 + 500, "error": f"password=hunter{i} AccessDenied"}
+             for i in range(1, count + 1)]
+    return {"data": {"id": "0e71f117-648f-4ad2-a3a9-8f1b857a1b70", "status": "Failed", "steps": steps}}
+
+
 def main(runs: int = 30) -> None:
     cases = {name: json.loads((EXAMPLES / name).read_text()) for name in
              ("sample-response.json", "failed-with-steps.json", "running.json")}
     cases["500 hostile steps"] = huge_execution()
+    cases["30,000 steps, page 1,000"] = many_steps(30_000)
     print(f"{'execution':24} {'view':8} {'median ms':>9} {'blocks':>6} {'chars':>6} {'bytes':>6}")
     for name, payload in cases.items():
         execution = parse_execution(payload)
         for view in ("summary", "steps", "errors"):
-            state = CardState(execution.execution_id or "", view)  # type: ignore[arg-type]
+            page = 999 if name.startswith("30,000") else 0
+            state = CardState(execution.execution_id or "", view, page)  # type: ignore[arg-type]
             times = []
             for _ in range(runs):
                 started = time.perf_counter()

@@ -7,6 +7,7 @@ rejected.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ FINISHED_KINDS = frozenset(
 FAILURE_KINDS = frozenset({StatusKind.FAILED, StatusKind.TIMEOUT, StatusKind.PARTIAL})
 
 
+@functools.lru_cache(maxsize=256)  # a few distinct statuses, asked about for every step of every render
 def status_kind(status: str | None) -> StatusKind:
     """Classify a status string case-insensitively; anything unrecognised is UNKNOWN."""
     if not status:
