@@ -13,3 +13,18 @@ def test_every_setting_is_documented():
     readme, example = (ROOT / "README.md").read_text(), (ROOT / ".env.example").read_text()
     assert sorted(n for n in names if n not in readme) == []
     assert sorted(n for n in names if n not in example) == []
+
+
+def test_the_security_section_promises_what_the_tests_check():
+    readme = (ROOT / "README.md").read_text()
+    security = " ".join(readme[readme.index("## Security"):readme.index("## Layout")].split())
+    # Each phrase is a promise a test holds the app to (tests/e2e/test_hardening.py, tests/reliability,
+    # tests/unit/test_redact.py, test_links.py, test_policy.py, test_hostile_text.py, qflow/test_retry.py).
+    for promise in ("A rule whose fact is unknown refuses", "the host a browser would open",
+                    "JSON escaped inside JSON at any depth", "cannot end the card's own bold labels",
+                    "Bidirectional overrides, zero-width", "checked before anything parses the body",
+                    "refused with 413 without being buffered", "A button value of any shape", "clamped to 0–3600 s",
+                    "however slowly it drips", "one slow answer never delays other people's lookups",
+                    "stay at INFO unless `QFLOW_DEBUG_LIBRARIES=true`", "a card masks only the steps it shows",
+                    "`COMPOSER`", "preview_skipped"):
+        assert promise in security, promise
