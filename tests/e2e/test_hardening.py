@@ -226,3 +226,18 @@ def test_sigterm_finishes_work_a_first_step_hands_to_a_second():
             assert app.process.wait(timeout=30) == 0
         [unfurl] = [r for r in slack.api_calls("chat.unfurl") if r.data.get("channel") == "C0STOP"]
         assert url in json.dumps(unfurl.data)
+
+
+def test_one_dripping_answer_never_delays_another_lookup(world):
+    app, slack, qualys = world
+    slow, quick = new_execution(qualys), new_execution(qualys)
+    drip = Reply(200, json.dumps({"data": {"id": slow, "status": "Success", "pad": "x" * 2000}}), fault="drip")
+    qualys.fail_next(f"/qflowapi/v1/executions/{slow}", drip, drip, drip)
+    slow_url, quick_url = slack.new_response_url(), slack.new_response_url()
+    app.command(f"execution {slow}", slow_url)
+    qualys.wait_for(lambda reqs: [r for r in reqs if r.path.endswith(slow)])  # the slow answer has begun
+    app.command(f"execution {quick}", quick_url)
+    [quick_answer] = slack.wait_for_responses(quick_url)
+    [slow_answer] = slack.wait_for_responses(slow_url)
+    assert quick_answer.data["blocks"][0]["type"] == "header"
+    assert "didn't answer in time" in slow_answer.data["text"] and slow_answer.at > quick_answer.at
