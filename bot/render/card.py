@@ -21,7 +21,7 @@ from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor, redact_execution, redact_step
 from .message import MAX_FIELDS, MAX_SECTION_TEXT, SlackMessage
 from .state import CardState
-from .text import code, date_token, format_duration, joined, plain, safe, short_id, utc_fallback
+from .text import code, date_token, format_duration, joined, label, plain, safe, short_id, utc_fallback
 
 STATUS_MARKERS: dict[StatusKind, str] = {
     StatusKind.SUCCESS: "✅",
@@ -51,10 +51,10 @@ def md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=text, verbatim=True)
 
 
-def button(label: str, action_id: str, state: CardState | None = None, *, url: str | None = None,
+def button(caption: str, action_id: str, state: CardState | None = None, *, url: str | None = None,
            style: str | None = None) -> ButtonElement:
     return ButtonElement(
-        text=PlainTextObject(text=label, emoji=True),
+        text=PlainTextObject(text=caption, emoji=True),
         action_id=action_id,
         value=state.to_value() if state else None,
         url=url,
@@ -118,15 +118,15 @@ def render_execution_card(
     blocks: list[Block]
     first_error = _first_error(execution, steps)
     if state.compact:
-        head = (f"{status_marker(kind)} *{safe(one_line_status(execution.status), 60)}* · "
-                f"*{safe(workflow_title(execution), 120)}*\n{_timing_line(execution, fetched_at, compact=True)}")
+        head = (f"{status_marker(kind)} *{label(one_line_status(execution.status), 60)}* · "
+                f"*{label(workflow_title(execution), 120)}*\n{_timing_line(execution, fetched_at, compact=True)}")
         blocks = [SectionBlock(text=md(head))]
         if first_error:
             blocks.append(ContextBlock(elements=[md(first_error)]))
     else:
         blocks = [
             HeaderBlock(text=PlainTextObject(text=plain(f"{status_label(execution.status, kind)} · "
-                                                        f"{workflow_title(execution)}", 150), emoji=True)),
+                                                        f"{workflow_title(execution)}", 150), emoji=False)),
             ContextBlock(elements=[md(_timing_line(execution, fetched_at))]),
         ]
         fields = _fields(execution)
@@ -201,12 +201,12 @@ def _pairs(items: list[str]) -> str:
 
 def _step_label(step: Step, limit: int = 60) -> str:
     if step.name:
-        return f"*{safe(step.name, limit)}*"
+        return f"*{label(step.name, limit)}*"
     if step.node_type:
-        label = f"*{safe(step.node_type, 40)}*"
+        text = f"*{label(step.node_type, 40)}*"
         if step.node_id and step.node_id != step.node_type:
-            label += " " + code(step.node_id, 40)
-        return label
+            text += " " + code(step.node_id, 40)
+        return text
     return code(step.node_id, limit) if step.node_id else "*step*"
 
 
@@ -285,7 +285,7 @@ def _steps_blocks(execution: Execution, all_steps: _Steps, state: CardState) -> 
         line = (f"`{_step_order(step, index):>2}` {status_marker(step.kind)} {_step_label(step)}"
                 f"  {format_duration(seconds)} {_bar(seconds, longest)}".rstrip())
         if step.kind is StatusKind.UNKNOWN and step.status:
-            line += f" ({safe(step.status, 30)})"
+            line += f" ({label(step.status, 30)})"
         if step.error_text or step.note_text:
             line += f"\n        ↳ {safe(step.error_text or step.note_text or '', 160)}"
         lines.append(line)
@@ -303,7 +303,7 @@ def _errors_blocks(execution: Execution, steps: _Steps, state: CardState) -> lis
     position = {id(step): index for index, step in enumerate(steps.ordered)}
     for original in failed[page * ERRORS_PAGE_SIZE:(page + 1) * ERRORS_PAGE_SIZE]:
         order, step = _step_order(original, position[id(original)]), steps.shown(original)
-        text = safe(step.error_text, 420) if step.error_text else f"ended {safe(one_line_status(step.status), 40)} with no error text"
+        text = safe(step.error_text, 420) if step.error_text else f"ended {label(one_line_status(step.status), 40)} with no error text"
         lines.append(f"`{order:>2}` {status_marker(step.kind)} {_step_label(step, 50)} — {text}")
     if not lines:
         lines.append("No step reported an error." if execution.steps is not None

@@ -20,6 +20,8 @@ from ..qflow import (
     ServerError,
     Unauthorized,
 )
+from ..redact import DEFAULT as DEFAULT_REDACTOR
+from ..redact import Redactor
 from .card import REFRESH, button, md
 from .message import SlackMessage
 from .state import CardState
@@ -59,8 +61,9 @@ def render_invalid_id(given: str) -> SlackMessage:
     return SlackMessage.of(text, [SectionBlock(text=md(text))])
 
 
-def error_text(error: BaseException, execution_id: str) -> str:
-    """What went wrong, in words a user (or their admin) can act on."""
+def error_text(error: BaseException, execution_id: str, redactor: Redactor = DEFAULT_REDACTOR) -> str:
+    """What went wrong, in words a user (or their admin) can act on. Whatever Qualys said in it
+    (a content type, a message) is masked like any API text."""
     eid = code(execution_id, 40)
     if isinstance(error, Unauthorized):
         return ("🔒 Qualys refused this app's service token, so I couldn't look up "
@@ -91,12 +94,12 @@ def error_text(error: BaseException, execution_id: str) -> str:
                 "Try again in a minute.")
     if isinstance(error, InvalidResponse):
         return (f"⚠️ Qualys answered for {eid} with something that isn't the expected JSON "
-                f"({safe(error.detail, 80)}). This usually means a proxy or a wrong gateway URL: try again, and "
+                f"({safe(redactor.text(error.detail[:200]), 80)}). This usually means a proxy or a wrong gateway URL: try again, and "
                 "if it keeps happening ask the app's admin to check `QUALYS_BASE_URL`.")
     if isinstance(error, QFlowStatusError):
         return f"⚠️ Qualys refused the lookup of {eid} (HTTP {error.status_code})."
     if isinstance(error, QFlowError):
-        return f"⚠️ The lookup of {eid} failed: {safe(str(error), 200)}."
+        return f"⚠️ The lookup of {eid} failed: {safe(redactor.text(str(error)[:400]), 200)}."
     return f"⚠️ Something went wrong while I looked up {eid}. It has been logged; try again."
 
 
@@ -111,9 +114,10 @@ def wait_words(seconds: float) -> str:
 RETRYABLE_FOR_USER = (RateLimited, QFlowTimeout, QFlowConnectionError, ServerError, InvalidResponse)
 
 
-def render_lookup_error(error: BaseException, state: CardState, *, reference: str | None = None) -> SlackMessage:
+def render_lookup_error(error: BaseException, state: CardState, *, reference: str | None = None,
+                        redactor: Redactor = DEFAULT_REDACTOR) -> SlackMessage:
     """An error card; where trying again may help, it has a Try again button."""
-    text = error_text(error, state.execution_id)
+    text = error_text(error, state.execution_id, redactor)
     blocks: list[Block] = [SectionBlock(text=md(text))]
     if reference:
         blocks.append(ContextBlock(elements=[md(f"Reference: {code(reference, 40)}")]))

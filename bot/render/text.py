@@ -16,6 +16,16 @@ _FORMATTING = str.maketrans({"*": "∗", "~": "∼", "`": "ʼ"})
 _LOOSE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
+# `:white_check_mark:` in a name would show as ✅: a status marker the card did not set.
+_EMOJI_CODE = re.compile(r":(?=[a-z0-9_+'-]{1,64}:)", re.IGNORECASE)
+
+
+def label(text: str, limit: int) -> str:
+    """An API name or status for mrkdwn: as `safe`, and emoji codes cannot show as emoji (a name
+    cannot fake a status marker). Error texts keep their colons (ARNs are copied from them)."""
+    return safe(_EMOJI_CODE.sub("\ua789", text[: limit * 2 + 100]), limit)
+
+
 def neutralise_formatting(text: str) -> str:
     """mrkdwn's `*`, `~`, backtick and word-edge `_` replaced by look-alikes Slack shows as they are."""
     return _LOOSE_UNDERSCORE.sub("ˍ", text.translate(_FORMATTING))

@@ -241,7 +241,7 @@ class CardService:
             message = self.render(lookup, state, note(lookup.execution) if note else None)
         except QFlowError as error:
             log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
-            failure, message = error, render_lookup_error(error, state)
+            failure, message = error, render_lookup_error(error, state, redactor=self.redactor)
         except Exception as error:
             reference = uuid.uuid4().hex[:12]
             log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)

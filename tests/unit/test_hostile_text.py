@@ -58,3 +58,22 @@ def test_api_text_never_adds_or_ends_formatting(workflow, steps, error, variable
     assert skeleton(rendered["hostile"]) == skeleton(rendered["neutral"])
     everything = "".join([rendered["hostile"]["text"], *strings(rendered["hostile"]["blocks"])])
     assert not set(everything) & set(INVISIBLE)
+
+
+EMOJI_CODE = re.compile(r":[a-z0-9_+'-]{1,64}:", re.IGNORECASE)
+emoji_names = st.lists(st.sampled_from([":white_check_mark:", ":x:", ":skin-tone-2:", ":+1:", "::", ":", "ok", " "]),
+                       min_size=1, max_size=5).map("".join)
+
+
+@given(emoji_names, st.lists(emoji_names, min_size=4, max_size=4), st.sampled_from(["summary", "steps", "errors"]),
+       st.booleans())
+def test_a_name_cannot_fake_a_status_marker_with_an_emoji_code(workflow, steps, view, compact):
+    data = copy.deepcopy(load_example("failed-with-steps.json"))
+    data["workflowName"] = workflow
+    for step, name in zip(data["steps"], steps, strict=False):
+        step["name"] = name
+    message = render_execution_card(parse_execution({"data": data}), CardState(EID, view, compact=compact),
+                                    fetched_at=NOW).payload()
+    for text in strings(message["blocks"], mrkdwn_only=True):  # (error texts keep their colons: ARNs)
+        assert not {":white_check_mark:", ":x:", ":skin-tone-2:", ":+1:"} & set(EMOJI_CODE.findall(text)), text
+    assert all(b["text"].get("emoji") is False for b in message["blocks"] if b["type"] == "header")

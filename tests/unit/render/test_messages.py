@@ -63,3 +63,14 @@ def test_button_values_round_trip_and_clamp():
     assert parse_state(state.to_value()) == state
     assert parse_state(f'{{"e":"{EID.upper()}","v":"zz","p":-5}}') == CardState(EID, "summary", 0, True)
     assert parse_state(f'{{"e":"{EID}","p":10000000}}').page == 10_000
+
+
+def test_what_qualys_says_in_an_error_is_masked_like_any_api_text():
+    from bot.qflow import InvalidResponse, QFlowError
+    from bot.redact import Redactor
+
+    own = Redactor(own_secrets=["Own-Secret-123"])
+    for error in (InvalidResponse("expected JSON, got Bearer abcdefghijklmnopqrstuvwx"),
+                  QFlowError("login failed: password=Own-Secret-123 token=abc")):
+        text = render_lookup_error(error, CardState("0e71f117-648f-4ad2-a3a9-8f1b857a1b70"), redactor=own).text
+        assert "abcdefghijklmnop" not in text and "Own-Secret-123" not in text and "•••" in text
