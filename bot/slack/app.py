@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from ..config import Settings
 from .cards import CardService
 from .listeners import register_listeners
+from .payload import ID_CHARS, text
 from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
     def drop_retried_events(body: dict[str, Any], next_: Any) -> BoltResponse | None:
         # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
         # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not seen_events.first_time(str(event_id)):
+        event_id = text(body, "event_id", limit=ID_CHARS) if body.get("type") == "event_callback" else None
+        if event_id and not seen_events.first_time(event_id):
             log.info("dropping a redelivered event %s", event_id)
             return BoltResponse(status=200, body="")
         next_()

@@ -36,7 +36,7 @@ from ..work import SHUTDOWN_GRACE_SECONDS, WorkPool
 from .access import CANNOT_CHECK, Access, denial_text
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
-from .payload import items, text
+from .payload import items, slack_id, text
 
 log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -112,7 +112,7 @@ class CardService:
         if not found:
             return
         source = text(event, "source")
-        channel, user = text(event, "channel"), text(event, "user")
+        channel, user = slack_id(event, "channel"), slack_id(event, "user")
         if source == "composer" or channel == COMPOSER:
             # A link still in the message box: Slack names no channel ("COMPOSER"), so no channel rule can
             # be checked, and a preview may stay on the message once it is posted. Slack sends link_shared

@@ -8,8 +8,9 @@ from typing import Any
 
 from slack_bolt import BoltRequest
 
-# Longer than any id, ts or URL Slack sends; message text has its own, larger bound.
+# Longer than any ts or URL Slack sends; message text has its own, larger bound.
 MAX_FIELD_CHARS = 3000
+ID_CHARS = 64  # Slack's ids (U…, C…, T…, Ev…) are far shorter: a longer one is not Slack's
 
 
 def mapping(value: Any, *path: str) -> Mapping[str, Any]:
@@ -24,6 +25,12 @@ def text(value: Any, *path: str, limit: int = MAX_FIELD_CHARS) -> str | None:
     *parents, last = path
     found = mapping(value, *parents).get(last)
     return found if isinstance(found, str) and 0 < len(found) <= limit else None
+
+
+def slack_id(value: Any, *path: str) -> str | None:
+    """A Slack id at `path` (user, channel, team…), or None when it is missing or not id-shaped."""
+    found = text(value, *path, limit=ID_CHARS)
+    return found if found and found.isascii() and found.replace("-", "").replace("_", "").isalnum() else None
 
 
 def flag(value: Any, *path: str) -> bool:

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from ...render import ACTION_PREFIX
 from ..cards import CardService
-from ..payload import mapping, text
+from ..payload import mapping, slack_id, text
 
 
 def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], qflow: CardService) -> None:
@@ -21,9 +21,9 @@ def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any]
         action.get("value") if isinstance(action, dict) else None,
         response_url=text(body, "response_url"),
         container=container,
-        channel=text(body, "channel", "id") or text(container, "channel_id"),
-        user=text(body, "user", "id"),
-        user_team=text(body, "user", "team_id"),
+        channel=slack_id(body, "channel", "id") or slack_id(container, "channel_id"),
+        user=slack_id(body, "user", "id"),
+        user_team=slack_id(body, "user", "team_id"),
     )
 
 

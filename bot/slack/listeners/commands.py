@@ -11,18 +11,18 @@ from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ...render.messages import render_no_response_url
 from ..cards import CardService, looking_up
-from ..payload import text
+from ..payload import slack_id, text
 
 
 def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
     name = text(command, "command", limit=40) or "/qflow"
-    user, channel = text(command, "user_id"), text(command, "channel_id")
+    user, channel = slack_id(command, "user_id"), slack_id(command, "channel_id")
     request = parse_command(command.get("text") if isinstance(command.get("text"), str) else "")
     response_url = text(command, "response_url")
     if isinstance(request, Lookup) and response_url:
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
-        asker = Asker(user, channel, "command", public=False, user_team=text(command, "team_id"))
+        asker = Asker(user, channel, "command", public=False, user_team=slack_id(command, "team_id"))
         qflow.answer_command(state, response_url, asker)
         return
     if isinstance(request, Help):

@@ -9,7 +9,7 @@ from slack_bolt import App
 
 from ...policy import Asker
 from ..cards import CardService
-from ..payload import flag, mapping, text
+from ..payload import flag, mapping, slack_id, text
 
 MAX_MESSAGE_CHARS = 40_000  # Slack truncates longer message text
 
@@ -24,8 +24,8 @@ def link_shared_callback(body: dict[str, Any], event: dict[str, Any], qflow: Car
 
 
 def app_mention_callback(body: dict[str, Any], event: dict[str, Any], qflow: CardService) -> None:
-    asker = Asker(text(event, "user"), text(event, "channel"), "mention", public=True,
-                  user_team=text(event, "user_team"), shared=_shared(body))
+    asker = Asker(slack_id(event, "user"), slack_id(event, "channel"), "mention", public=True,
+                  user_team=slack_id(event, "user_team"), shared=_shared(body))
     words = text(event, "text", limit=MAX_MESSAGE_CHARS) or ""
     qflow.answer_message(words, text(event, "thread_ts") or text(event, "ts"), asker, mention=True)
 
@@ -35,7 +35,7 @@ def direct_message_callback(event: dict[str, Any], qflow: CardService) -> None:
     event = dict(mapping({"e": event}, "e"))
     if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
         return
-    asker = Asker(text(event, "user"), text(event, "channel"), "dm", public=False, user_team=text(event, "user_team"),
+    asker = Asker(slack_id(event, "user"), slack_id(event, "channel"), "dm", public=False, user_team=slack_id(event, "user_team"),
                   channel_kind="im")
     qflow.answer_message(text(event, "text", limit=MAX_MESSAGE_CHARS) or "", text(event, "thread_ts"), asker)
 

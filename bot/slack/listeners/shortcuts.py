@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 
 from ...policy import Asker
 from ..cards import CardService
-from ..payload import items, mapping, text
+from ..payload import items, mapping, slack_id, text
 from .events import MAX_MESSAGE_CHARS
 
 CALLBACK_ID = "qflow_lookup_message"
@@ -27,8 +27,8 @@ def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], qflow: CardServi
     ack()
     response_url = text(shortcut, "response_url")
     if response_url:
-        asker = Asker(text(shortcut, "user", "id"), text(shortcut, "channel", "id"), "shortcut", public=False,
-                      user_team=text(shortcut, "user", "team_id"))
+        asker = Asker(slack_id(shortcut, "user", "id"), slack_id(shortcut, "channel", "id"), "shortcut", public=False,
+                      user_team=slack_id(shortcut, "user", "team_id"))
         qflow.answer_shortcut(message_text(mapping(shortcut, "message")), response_url, asker)
 
 
