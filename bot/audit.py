@@ -12,33 +12,14 @@ import threading
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from .qflow import (
-    AuthenticationFailed,
-    ExecutionNotFound,
-    Forbidden,
-    InvalidExecutionId,
-    InvalidResponse,
-    QFlowConnectionError,
-    QFlowError,
-    QFlowTimeout,
-    RateLimited,
-    ServerError,
-    Unauthorized,
-)
-
-_OUTCOMES: list[tuple[type[BaseException], str]] = [
-    (ExecutionNotFound, "not_found"), (Forbidden, "forbidden"), (Unauthorized, "unauthorized"),
-    (AuthenticationFailed, "auth_failed"), (RateLimited, "rate_limited"), (QFlowTimeout, "timeout"),
-    (QFlowConnectionError, "unreachable"), (ServerError, "server_error"), (InvalidResponse, "bad_response"),
-    (InvalidExecutionId, "invalid_id"), (QFlowError, "qualys_error"),
-]
+from .qflow import QFlowError
 
 
 def outcome_of(error: BaseException | None) -> str:
     """The audit outcome for a lookup that ended in `error` (None: a card was shown)."""
     if error is None:
         return "card"
-    return next((name for kind, name in _OUTCOMES if isinstance(error, kind)), "error")
+    return error.outcome if isinstance(error, QFlowError) else "error"
 
 
 class AuditLog:

@@ -13,15 +13,10 @@ from .config import ConfigError, Settings, load_settings
 from .qflow import (
     AuthenticationFailed,
     ExecutionNotFound,
-    Forbidden,
-    InvalidResponse,
-    QFlowConnectionError,
     QFlowError,
-    QFlowTimeout,
-    RateLimited,
-    Unauthorized,
 )
 from .qflow.auth import jwt_expiry
+from .render.errors import words_for
 
 PROBE_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed id that no execution has
 # The bot scopes manifest.yml asks for; usergroups:read only matters with QFLOW_ALLOWED_USERGROUPS.
@@ -166,21 +161,8 @@ def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> b
             return False
         out(f"✓ Qualys: {settings.qualys_gateway_url} accepted the service token (a probe id was not found, as expected)")
         return True
-    except AuthenticationFailed as e:
-        out(f"✗ Qualys: the service account could not log in (HTTP {e.status_code}): check QUALYS_USERNAME and QUALYS_PASSWORD")
-    except Unauthorized:
-        out("✗ Qualys: the service token was refused (401): renew QUALYS_TOKEN, or check the service account")
-    except Forbidden:
-        out("✗ Qualys: the service account lacks a QFlow permission: grant one of LIST ALL, LIST WF BY TAGS, LIST MY")
-    except RateLimited:
-        out("✗ Qualys: the API rate limit is used up right now: try again later")
-    except (QFlowTimeout, QFlowConnectionError) as e:
-        out(f"✗ Qualys: could not reach {settings.qualys_gateway_url} ({e}): check QUALYS_BASE_URL/QUALYS_PLATFORM")
-    except InvalidResponse as e:
-        out(f"✗ Qualys: {settings.qualys_gateway_url} did not answer like the QFlow API ({e.detail}): "
-            "check QUALYS_BASE_URL is the API gateway, not the web UI")
-    except QFlowError as e:
-        out(f"✗ Qualys: the executions API failed: {e}")
+    except QFlowError as e:  # what each error means to an admin: one table, render/errors.py
+        out(f"✗ Qualys: {words_for(e).admin(e, settings.qualys_gateway_url or '')}")
     else:
         out(f"✓ Qualys: execution {target} found (status {execution.status or 'unknown'})")
         return True

@@ -1,14 +1,25 @@
-"""Typed errors of the QFlow client. They carry facts, never secrets or Slack text."""
+"""Typed errors of the QFlow client. They carry facts, never secrets or Slack text.
+
+What each error means for the app is said here, once: `outcome` names it (the audit log's word, and
+the key of the texts in `render/errors.py`), `retryable` says whether the client tries again.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class QFlowError(Exception):
     """Base of every error the QFlow client raises."""
 
+    outcome: ClassVar[str] = "qualys_error"
+    retryable: ClassVar[bool] = False  # the client tries the call again (bounded by its retry policy)
+
 
 class InvalidExecutionId(QFlowError, ValueError):
     """The id is not a UUID; no request was made."""
+
+    outcome = "invalid_id"
 
     def __init__(self, value: str) -> None:
         super().__init__("execution id must be a UUID")
@@ -18,13 +29,21 @@ class InvalidExecutionId(QFlowError, ValueError):
 class QFlowTimeout(QFlowError):
     """Qualys did not answer in time (after retries)."""
 
+    outcome = "timeout"
+    retryable = True
+
 
 class QFlowConnectionError(QFlowError):
     """Qualys could not be reached (after retries)."""
 
+    outcome = "unreachable"
+    retryable = True
+
 
 class InvalidResponse(QFlowError):
     """Qualys answered with something that is not the expected JSON."""
+
+    outcome = "bad_response"
 
     def __init__(self, detail: str, status_code: int | None = None) -> None:
         super().__init__(detail)
@@ -34,6 +53,8 @@ class InvalidResponse(QFlowError):
 
 class AuthenticationFailed(QFlowError):
     """The service account could not get a token from the gateway's /auth."""
+
+    outcome = "auth_failed"
 
     def __init__(self, status_code: int | None, detail: str = "") -> None:
         super().__init__(f"service account login failed (HTTP {status_code})" if status_code else detail)
@@ -53,17 +74,26 @@ class QFlowStatusError(QFlowError):
 class Unauthorized(QFlowStatusError):
     """401: the service token was refused (even after one renewal)."""
 
+    outcome = "unauthorized"
+
 
 class Forbidden(QFlowStatusError):
     """403: the service account lacks a needed permission."""
+
+    outcome = "forbidden"
 
 
 class ExecutionNotFound(QFlowStatusError):
     """404: no such execution, or older than the API's 30-day window."""
 
+    outcome = "not_found"
+
 
 class RateLimited(QFlowStatusError):
     """429: the subscription's API budget is spent for now."""
+
+    outcome = "rate_limited"
+    retryable = True
 
     def __init__(self, status_code: int = 429, message: str = "", retry_after: float | None = None) -> None:
         super().__init__(status_code, message)
@@ -72,6 +102,9 @@ class RateLimited(QFlowStatusError):
 
 class ServerError(QFlowStatusError):
     """5xx (or 408): Qualys failed to answer the request."""
+
+    outcome = "server_error"
+    retryable = True
 
 
 def status_error_for(status_code: int, message: str = "", retry_after: float | None = None) -> QFlowStatusError:

@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from .errors import QFlowConnectionError, QFlowError, QFlowTimeout, RateLimited, ServerError
-
-RETRYABLE = (ServerError, QFlowTimeout, QFlowConnectionError, RateLimited)
+from .errors import QFlowError, RateLimited
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ class RetryPolicy:
         self, attempt: int, error: QFlowError, elapsed: float, rand: Callable[[], float] = random.random
     ) -> float | None:
         """Seconds to wait before another attempt after `attempt` failed with `error`, or None to stop."""
-        if attempt >= self.max_attempts or not isinstance(error, RETRYABLE):
+        if attempt >= self.max_attempts or not error.retryable:
             return None
         if isinstance(error, RateLimited) and error.retry_after is not None:
             if error.retry_after > self.max_retry_after:
