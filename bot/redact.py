@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from pydantic import BaseModel
+
 MASK = "•••"
 # Words that make a key secret: its value is masked whatever it looks like.
 _SECRET_WORDS = (
@@ -123,40 +125,47 @@ TEXT_SCANNED = 1000  # the longest excerpt shown is 700 characters
 PAIRS_SCANNED = 100
 
 
-STEP_TEXTS = ("name", "node_id", "node_type", "status", "error_text", "note_text")
-
-
-def redact_step(step: Any, redactor: Redactor) -> Any:
-    """A copy of a Step with its API text passed through the redactor."""
-    return step.model_copy(update={k: _scanned(getattr(step, k), redactor) for k in STEP_TEXTS})
+# `key=value` lists: the key stays visible, a secret-looking key masks its whole value.
+PAIR_FIELDS = frozenset({"variables", "tags"})
+MAX_DEPTH = 4
 
 
 def _scanned(value: Any, redactor: Redactor) -> Any:
     return redactor.text(value[:TEXT_SCANNED]) if isinstance(value, str) else value
 
 
+def _redacted(name: str, value: Any, redactor: Redactor, depth: int = 0) -> Any:
+    """`value` (a field's, or an item of one) with every string in it masked, at any depth."""
+    if isinstance(value, str):
+        return _scanned(value, redactor)
+    if isinstance(value, BaseModel):
+        return _redacted_model(value, redactor)
+    if depth >= MAX_DEPTH:
+        return value if isinstance(value, int | float | bool) or value is None else MASK
+    if isinstance(value, list):
+        if name in PAIR_FIELDS:
+            shown = redactor.pairs(str(i)[:TEXT_SCANNED] for i in value[:PAIRS_SCANNED])
+            return shown + [MASK] * (len(value) - len(shown))
+        return [_redacted(name, item, redactor, depth + 1) for item in value[:PAIRS_SCANNED]]
+    if isinstance(value, dict):
+        return {key: _redacted(str(key), item, redactor, depth + 1) for key, item in list(value.items())[:PAIRS_SCANNED]}
+    return value
+
+
+def _redacted_model(model: Any, redactor: Redactor, skip: frozenset[str] = frozenset()) -> Any:
+    """A copy of a pydantic model with every field it declares (`model_fields`, so a field added later
+    cannot escape) passed through the redactor."""
+    return model.model_copy(update={name: _redacted(name, getattr(model, name), redactor)
+                                    for name in type(model).model_fields if name not in skip})
+
+
+def redact_step(step: Any, redactor: Redactor) -> Any:
+    """A copy of a Step with its API text passed through the redactor."""
+    return _redacted_model(step, redactor)
+
+
 def redact_execution(execution: Any, redactor: Redactor) -> Any:
     """A copy of an Execution with every piece of its own API text passed through the redactor. Steps
     are left as they are: the renderer passes each step it shows through `redact_step`, so a page of a
     30,000-step execution costs ten steps' masking, not thirty thousand."""
-
-    def text(value: Any) -> Any:
-        return _scanned(value, redactor)
-
-    def pairs(items: list[str]) -> list[str]:
-        return redactor.pairs(i[:TEXT_SCANNED] for i in items[:PAIRS_SCANNED]) + [MASK] * (len(items) - PAIRS_SCANNED)
-
-    c = execution.categories
-    categories = c.model_copy(update={
-        name: [text(v) for v in getattr(c, name)[:PAIRS_SCANNED]]
-        for name in ("services", "accounts", "regions", "resource_groups", "projects", "solutions", "apps",
-                     "cloud_providers")
-    })
-    return execution.model_copy(update={
-        **{k: text(getattr(execution, k)) for k in ("workflow_name", "status", "execution_type", "source",
-                                                    "error_text", "parent_execution_id")},
-        "variables": pairs(execution.variables),
-        "tags": pairs(execution.tags),
-        "linked_execution_ids": [text(v) for v in execution.linked_execution_ids[:PAIRS_SCANNED]],
-        "categories": categories,
-    })
+    return _redacted_model(execution, redactor, skip=frozenset({"steps"}))

@@ -172,3 +172,22 @@ def test_own_secrets_are_masked_raw_json_escaped_and_percent_encoded(secret):
     redactor = Redactor(own_secrets=[own])
     for form in (own, json.dumps(own)[1:-1], quote(own, safe="")):
         assert form not in redactor.text(f"x {form} y")
+
+
+def test_a_field_added_to_the_models_later_cannot_escape_redaction():
+    from bot.qflow.coerce import OptStr
+    from bot.qflow.models import Execution, Step
+
+    class NewStep(Step):
+        runbook_note: OptStr = None
+
+    class NewExecution(Execution):
+        owner_note: OptStr = None
+        extra_details: dict = {}
+
+    secret = "password=hunter2"
+    e = NewExecution.model_validate({"ownerNote": f"x {secret}", "extraDetails": {"a": [{"b": secret}]}})
+    redacted = redact_execution(e, r)
+    assert redacted.owner_note == f"x password={MASK}" and "hunter2" not in json.dumps(redacted.extra_details)
+    step = NewStep.model_validate({"runbookNote": secret})
+    assert redact_step(step, r).runbook_note == f"password={MASK}"
