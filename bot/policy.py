@@ -9,6 +9,7 @@ nobody can tell); the channel allow-list (DMs with the app are exempt); the user
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 from .config import Settings
@@ -31,22 +32,34 @@ class Asker:
     single_workspace: bool | None = None  # only the installing workspace's people are in the channel; None: unknown
 
 
+class Rule(StrEnum):
+    """Which rule refused (the words people read are in render/refusals.py)."""
+
+    DENIED_CHANNEL = "denied_channel"
+    SLACK_CONNECT = "slack_connect"
+    SHARING_UNKNOWN = "sharing_unknown"
+    CHANNEL_UNKNOWN = "channel_unknown"
+    HOME_UNKNOWN = "home_unknown"
+    TEAM_UNKNOWN = "team_unknown"
+    OTHER_TEAM = "other_team"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    USER_NOT_ALLOWED = "user_not_allowed"
+    CANNOT_CHECK = "cannot_check"
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str = ""
+    rule: Rule | None = None
     setting: str = ""
 
 
 ALLOW = Decision(True)
-UNKNOWN_CHANNEL = Decision(False, "I can't tell which channel this is, so I can't check where details may be shown",
-                           "the channel rules")
-UNKNOWN_HOME = Decision(False, "I couldn't confirm with Slack which workspace installed me, so I can't check that "
-                        "you belong to it. Try again in a minute", "the installation")
-UNKNOWN_TEAM = Decision(False, "I can't tell which workspace you belong to here, and execution details are only "
-                        "for members of the workspace that installed the app", "the installation")
-OTHER_TEAM = Decision(False, "execution details are only for members of the workspace that installed the app",
-                      "the installation")
+UNKNOWN_CHANNEL = Decision(False, Rule.CHANNEL_UNKNOWN, "the channel rules")
+UNKNOWN_HOME = Decision(False, Rule.HOME_UNKNOWN, "the installation")
+UNKNOWN_TEAM = Decision(False, Rule.TEAM_UNKNOWN, "the installation")
+OTHER_TEAM = Decision(False, Rule.OTHER_TEAM, "the installation")
+CANNOT_CHECK = Decision(False, Rule.CANNOT_CHECK, "the access rules")
 
 
 class Policy:
@@ -68,25 +81,21 @@ class Policy:
         if s.denied_channels and not asker.channel:
             return UNKNOWN_CHANNEL
         if asker.channel and asker.channel.upper() in s.denied_channels:
-            return Decision(False, "this channel is on the app's deny list", "QFLOW_DENIED_CHANNELS")
+            return Decision(False, Rule.DENIED_CHANNEL, "QFLOW_DENIED_CHANNELS")
         if not s.allow_shared_channels:
             if asker.shared:
-                return Decision(False, "this channel is shared with other organisations (Slack Connect), and "
-                                "execution details stay inside your workspace", "QFLOW_ALLOW_SHARED_CHANNELS")
+                return Decision(False, Rule.SLACK_CONNECT, "QFLOW_ALLOW_SHARED_CHANNELS")
             if asker.shared is None:
-                return Decision(False, "I can't see whether this channel is shared outside your workspace (I'm not "
-                                "a member of it), so I won't show execution details here. Invite me with "
-                                "`/invite @QFlow`, or ask me in a direct message", "QFLOW_ALLOW_SHARED_CHANNELS")
+                return Decision(False, Rule.SHARING_UNKNOWN, "QFLOW_ALLOW_SHARED_CHANNELS")
         installation = self._installation(asker)
         if installation is not None:
             return installation
         if s.allowed_channels and asker.channel_kind != "im" and (asker.channel or "").upper() not in s.allowed_channels:
-            return Decision(False, "the app answers only in some channels", "QFLOW_ALLOWED_CHANNELS")
+            return Decision(False, Rule.CHANNEL_NOT_ALLOWED, "QFLOW_ALLOWED_CHANNELS")
         if s.allowed_users or s.allowed_usergroups:
             user = (asker.user or "").upper()
             if user not in s.allowed_users and not (asker.usergroups & s.allowed_usergroups):
-                return Decision(False, "only some people may look up executions",
-                                "QFLOW_ALLOWED_USERS / QFLOW_ALLOWED_USERGROUPS")
+                return Decision(False, Rule.USER_NOT_ALLOWED, "QFLOW_ALLOWED_USERS / QFLOW_ALLOWED_USERGROUPS")
         return ALLOW
 
     def _installation(self, asker: Asker) -> Decision | None:

@@ -11,7 +11,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
@@ -19,6 +18,7 @@ from slack_sdk.models.blocks import (
 from ..qflow.models import FAILURE_KINDS, Execution, StatusKind, Step
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor, redact_execution, redact_step
+from .blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, button, md
 from .message import MAX_FIELDS, MAX_SECTION_TEXT, SlackMessage
 from .state import CardState
 from .text import code, date_token, format_duration, joined, label, plain, safe, short_id, utc_fallback
@@ -39,28 +39,6 @@ ERRORS_PAGE_SIZE = 5
 FIELD_VALUE_CHARS = 300
 MAX_PAIRS_SHOWN = FIELD_VALUE_CHARS // 4  # "a=b" plus a separator is the shortest item that shows
 BAR_WIDTH = 8
-
-# action_ids: listeners match the prefix, the value says the rest.
-ACTION_PREFIX = "qflow_"
-SHOW_STEPS, SHOW_ERRORS, HIDE = "qflow_steps", "qflow_errors", "qflow_hide"
-PREVIOUS, NEXT = "qflow_page_previous", "qflow_page_next"
-REFRESH, OPEN, SHARE = "qflow_refresh", "qflow_open", "qflow_share"
-
-
-def md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=text, verbatim=True)
-
-
-def button(caption: str, action_id: str, state: CardState | None = None, *, url: str | None = None,
-           style: str | None = None) -> ButtonElement:
-    return ButtonElement(
-        text=PlainTextObject(text=caption, emoji=True),
-        action_id=action_id,
-        value=state.to_value() if state else None,
-        url=url,
-        style=style,
-    )
-
 
 def status_marker(kind: StatusKind) -> str:
     return STATUS_MARKERS[kind]

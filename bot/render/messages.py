@@ -7,7 +7,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBl
 from ..links import Found
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor
-from .card import REFRESH, button, md
+from .blocks import REFRESH, button, md
 from .errors import words_for
 from .message import SlackMessage
 from .state import CardState
@@ -90,3 +90,21 @@ def render_too_many(rest: list[Found], shown: int) -> SlackMessage:
     text = (f"I show at most {shown} executions per message. The other {len(rest)}: {ids}{more}. "
             "Look each up with `/qflow execution &lt;id&gt;`.")
     return SlackMessage.of(text, [SectionBlock(text=md(text))])
+
+
+def looking_up(state: CardState) -> SlackMessage:
+    """The instant acknowledgement shown while the lookup runs."""
+    text = f"⏳ Looking up execution {code(state.execution_id, 40)}…"
+    return SlackMessage(text, [{"type": "context", "elements": [md(text).to_dict()]}])
+
+
+def stale_button() -> SlackMessage:
+    """A click whose value is not one of ours (forged, or from an old version of the app)."""
+    text = "⚠️ That button isn't one I can read (it may be from an older card). Run `/qflow execution &lt;id&gt;` again."
+    return SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}])
+
+
+def with_shared_by(message: SlackMessage, user: str) -> SlackMessage:
+    """A card shared with the channel, saying who shared it (`user`: a Slack user id, checked by the caller)."""
+    return SlackMessage(message.text, [*message.blocks,
+                                       {"type": "context", "elements": [md(f"Shared by <@{user}>").to_dict()]}])

@@ -10,14 +10,12 @@ from cachetools import TTLCache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from ..policy import Asker, ChannelKind, Decision, Policy
+from ..policy import CANNOT_CHECK, Asker, ChannelKind, Decision, Policy
 
 log = logging.getLogger(__name__)
 FACTS_TTL = 300.0
 # conversations.info errors that are answers (the app may not see the channel), not passing faults.
 _LASTING = frozenset({"channel_not_found", "missing_scope", "not_in_channel", "method_not_supported_for_channel_type"})
-CANNOT_CHECK = Decision(False, "I couldn't check with Slack who may see this right now. Try again in a minute",
-                        "the access rules")
 
 ChannelFacts = tuple[ChannelKind | None, bool | None, bool | None]  # kind, shared (Slack Connect), one workspace
 UNKNOWN_FACTS: ChannelFacts = (None, None, None)
@@ -111,9 +109,3 @@ class Access:
                         error.response.get("error"))
             return None
         return team if isinstance(team, str) and team else None
-
-
-def denial_text(decision: Decision, contact: str) -> str:
-    """What a denied user reads (privately): why, and who can change it."""
-    return (f"🔒 I can't show QFlow executions here: {decision.reason}. "
-            f"{contact[:1].upper() + contact[1:]} can change this ({decision.setting}).")

@@ -18,7 +18,7 @@ from ..audit import AuditLog, outcome_of
 from ..config import Settings
 from ..links import Found, LinkMatcher, without_mentions
 from ..lookup import ExecutionLookups, Lookup
-from ..policy import Asker, Policy
+from ..policy import CANNOT_CHECK, Asker, Policy
 from ..qflow import Execution, QFlowError
 from ..render import (
     BadButtonValue,
@@ -28,12 +28,12 @@ from ..render import (
     render_execution_card,
     render_lookup_error,
 )
-from ..render.card import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, md
-from ..render.messages import render_found_nothing, render_too_many
-from ..render.text import code
+from ..render.blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS
+from ..render.messages import render_found_nothing, render_too_many, stale_button, with_shared_by
+from ..render.refusals import render_denial, render_post_refused
 from ..services import redactor_for
 from ..work import SHUTDOWN_GRACE_SECONDS, WorkPool
-from .access import CANNOT_CHECK, Access, denial_text
+from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl
 from .follow import Follow, Follows
 from .payload import items, slack_id, text
@@ -209,9 +209,8 @@ class CardService:
         for execution_id in execution_ids or [None]:  # type: ignore[list-item]
             self.audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="denied",
                               execution_id=execution_id)
-        words = denial_text(decision, self._settings.policy_contact)
         try:
-            deny_to(SlackMessage(words, [{"type": "section", "text": md(words).to_dict()}]))
+            deny_to(render_denial(decision, self._settings.policy_contact))
         except Exception:
             log.info("could not tell %s why they were denied", asker.user)
         return False
@@ -255,9 +254,7 @@ class CardService:
         if failure is not None:
             return message, None
         if shared_by and _USER_ID.match(shared_by):
-            message = SlackMessage(message.text, message.blocks + [
-                {"type": "context", "elements": [md(f"Shared by <@{shared_by}>").to_dict()]}
-            ])
+            message = with_shared_by(message, shared_by)
         return message, lookup
 
     def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
@@ -369,16 +366,8 @@ class CardService:
         """Tell the asker, privately, why no card appeared (where Slack lets us)."""
         if not user or not refusal:
             return
-        reasons = {
-            "not_in_channel": "I'm not a member of this channel: invite me with `/invite @QFlow`.",
-            "is_archived": "this channel is archived.",
-            "channel_is_archived": "this channel is archived.",
-            "restricted_action": "a workspace setting stops apps from posting here.",
-        }
-        why = reasons.get(refusal, f"Slack refused the post ({code(refusal, 40)}).")
-        text = f"⚠️ I couldn't post the execution card here: {why} `/qflow execution &lt;id&gt;` works anywhere."
         try:
-            self.client.chat_postEphemeral(channel=channel, user=user, text=text)
+            self.client.chat_postEphemeral(channel=channel, user=user, text=render_post_refused(refusal))
         except SlackApiError as error:
             log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
 
@@ -409,15 +398,3 @@ def _signature(execution: Execution) -> tuple[object, ...]:
     """What a followed card shows that can change while a run goes on."""
     steps = execution.steps or []
     return (execution.status, len(steps), tuple((s.status, s.error_text) for s in steps))
-
-
-def looking_up(state: CardState) -> SlackMessage:
-    """The instant acknowledgement shown while the lookup runs."""
-    text = f"⏳ Looking up execution {code(state.execution_id, 40)}…"
-    return SlackMessage(text, [{"type": "context", "elements": [md(text).to_dict()]}])
-
-
-def stale_button() -> SlackMessage:
-    """A click whose value is not one of ours (forged, or from an old version of the app)."""
-    text = "⚠️ That button isn't one I can read (it may be from an older card). Run `/qflow execution &lt;id&gt;` again."
-    return SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}])

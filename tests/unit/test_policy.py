@@ -2,6 +2,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.policy import Asker, Policy
+from bot.render.refusals import reason_of
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
 
@@ -24,7 +25,7 @@ def test_everyone_in_the_workspace_by_default():
 
 def test_other_workspaces_are_refused():
     decision = policy().decide(ask(user_team="T0OTHER"))
-    assert not decision.allowed and "installed the app" in decision.reason
+    assert not decision.allowed and "installed the app" in reason_of(decision)
     assert policy().decide(ask(user_team="T0HOME")).allowed
 
 
@@ -36,7 +37,7 @@ def test_slack_connect_channels_get_nothing_unless_allowed():
 def test_unknown_sharing_refuses_posting_and_private_answers_alike():
     for public in (False, True):
         decision = policy().decide(ask(shared=None, channel_kind=None, public=public))
-        assert not decision.allowed and "/invite @QFlow" in decision.reason
+        assert not decision.allowed and "/invite @QFlow" in reason_of(decision)
     assert policy(QFLOW_ALLOW_SHARED_CHANNELS="true").decide(ask(shared=None, channel_kind=None)).allowed
 
 
@@ -69,7 +70,7 @@ def test_an_unknown_installing_workspace_refuses_anyone_whose_workspace_is_named
     unknown_home = Policy(load_settings(BASE), home_team=None)
     for team in ("T0HOME", "T0OTHER"):
         decision = unknown_home.decide(ask(user_team=team, public=True))
-        assert not decision.allowed and "confirm" in decision.reason and decision.setting == "the installation"
+        assert not decision.allowed and "confirm" in reason_of(decision) and decision.setting == "the installation"
 
 
 def test_an_unknown_user_workspace_passes_only_where_the_channel_vouches_for_everyone_in_it():

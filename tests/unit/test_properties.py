@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.command import BadId, Help, Lookup, Usage, parse_command
 from bot.config import load_settings
 from bot.links import LinkMatcher
-from bot.policy import Asker, Decision
+from bot.policy import Asker, Decision, Rule
 from bot.qflow.models import StatusKind, parse_execution
 from bot.render import (
     BadButtonValue,
@@ -129,7 +129,7 @@ ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFOR
 
 class DenyAll:
     def check(self, asker: Asker) -> Decision:
-        return Decision(False, "only some people may look up executions", "QFLOW_ALLOWED_USERS")
+        return Decision(False, Rule.USER_NOT_ALLOWED, "QFLOW_ALLOWED_USERS")
 
 
 @given(st.sampled_from(["qflow_steps", "qflow_errors", "qflow_hide", "qflow_refresh", "qflow_share",

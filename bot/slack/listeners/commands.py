@@ -9,8 +9,8 @@ from slack_bolt import Ack, App
 from ...command import BadId, Help, Lookup, Usage, parse_command
 from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
-from ...render.messages import render_no_response_url
-from ..cards import CardService, looking_up
+from ...render.messages import looking_up, render_no_response_url
+from ..cards import CardService
 from ..payload import slack_id, text
 
 

@@ -2,7 +2,8 @@ from slack_sdk import WebClient
 
 from bot.config import load_settings
 from bot.policy import Asker, Policy
-from bot.slack.access import Access, denial_text
+from bot.render.refusals import denial_text
+from bot.slack.access import Access
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
