@@ -60,23 +60,19 @@ def _serve(mode: Mode | None) -> int:
     # and warn that the configured client wins.
     os.environ.pop("SLACK_BOT_TOKEN", None)
 
-    from .services import build_lookups
-    from .slack.app import build_app
-    from .slack.cards import CardService
     from .slack.server import serve_http, serve_socket_mode
+    from .wiring import build
 
-    cards = CardService(settings, build_lookups(settings))
     try:
-        app = build_app(settings, cards)
+        wired = build(settings)
     except Exception as error:  # Bolt's auth.test at start: bad token or Slack unreachable
         log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `qflow-bot doctor` for details.",
                   settings.slack_api_url, error)
-        cards.shutdown(wait=False)
         return 1
     if settings.mode == "socket" and settings.slack_app_token:
-        serve_socket_mode(app, settings.slack_app_token, on_stop=cards.shutdown)
+        serve_socket_mode(wired.bolt, settings.slack_app_token, on_stop=wired.shutdown)
     else:
-        serve_http(app, settings.host, settings.port, on_stop=cards.shutdown,
+        serve_http(wired.bolt, settings.host, settings.port, on_stop=wired.shutdown,
                    signing_secret=settings.slack_signing_secret)
     return 0
 

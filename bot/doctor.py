@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from .config import ConfigError, Settings, load_settings
@@ -14,9 +13,11 @@ from .qflow import (
     AuthenticationFailed,
     ExecutionNotFound,
     QFlowError,
+    build_http_client,
 )
 from .qflow.auth import jwt_expiry
 from .render.errors import words_for
+from .wiring import build_web_client
 
 PROBE_ID = "00000000-0000-4000-8000-000000000000"  # a well-formed id that no execution has
 # The bot scopes manifest.yml asks for; usergroups:read only matters with QFLOW_ALLOWED_USERGROUPS.
@@ -88,7 +89,7 @@ def _partial(env: Mapping[str, str], *, need_slack: bool, need_qualys: bool) -> 
 
 
 def _check_slack(settings: Settings, out: Print) -> bool:
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    client = build_web_client(settings)
     try:
         auth = client.auth_test()
     except SlackApiError as e:
@@ -111,7 +112,7 @@ def _check_slack(settings: Settings, out: Print) -> bool:
         out("✓ Slack: the bot token has every scope the app uses")
     if settings.mode == "socket" and settings.slack_app_token:
         try:
-            WebClient(base_url=settings.slack_api_url, timeout=10).apps_connections_open(app_token=settings.slack_app_token)
+            build_web_client(settings, token="").apps_connections_open(app_token=settings.slack_app_token)
             out("✓ Slack: app-level token can open Socket Mode connections")
         except SlackApiError as e:
             code = str(e.response.get("error", "unknown_error"))
@@ -125,7 +126,7 @@ def _check_slack(settings: Settings, out: Print) -> bool:
 
 
 def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> bool:
-    from .services import build_qflow_client
+    from .wiring import build_qflow_client, build_token_provider
 
     if settings.qualys_token:
         exp = jwt_expiry(settings.qualys_token)
@@ -135,10 +136,7 @@ def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> b
                 "(QUALYS_USERNAME + QUALYS_PASSWORD) so the app renews tokens itself")
             return False
     if not settings.qualys_token:
-        from .qflow import ServiceAccountToken, build_http_client
-
-        tokens = ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys_username or "",
-                                     settings.qualys_password or "", build_http_client(settings.request_timeout))
+        tokens = build_token_provider(settings, build_http_client(settings.request_timeout))
         try:
             exp = jwt_expiry(tokens.token())
         except AuthenticationFailed as e:

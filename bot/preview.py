@@ -9,10 +9,11 @@ from pathlib import Path
 
 from .config import Settings
 from .links import execution_id_in_token
-from .qflow import QFlowError, parse_execution
-from .render import CardState, SlackMessage, render_execution_card, render_lookup_error
+from .lookup import Lookup
+from .qflow import parse_execution
+from .render import CardState, SlackMessage
 from .render.state import View
-from .services import redactor_for
+from .wiring import build_cards, build_lookups
 
 
 class PreviewError(Exception):
@@ -35,26 +36,14 @@ def preview_file(path: Path, settings: Settings, view: View = "summary", page: i
         raise PreviewError(f"{path} holds no execution object: {e}") from None
     execution_id = execution.execution_id or "00000000-0000-0000-0000-000000000000"
     state = CardState(execution_id, view, page, private=True)
-    return render_execution_card(
-        execution, state, fetched_at=datetime.now(UTC), open_url=settings.open_url(execution_id, execution.workflow),
-        redactor=redactor_for(settings),
-    )
+    return build_cards(settings, None, None).render(Lookup(execution, datetime.now(UTC), cache_hit=False), state)
 
 
 def preview_live(execution_id: str, settings: Settings, view: View = "summary", page: int = 0) -> tuple[SlackMessage, bool]:
     """The card (or the error message a user would see) for a live execution; True when it is a card."""
-    from .services import build_lookups
-
-    state = CardState(execution_id, view, page, private=True)
-    try:
-        lookup = build_lookups(settings).get(execution_id)
-    except QFlowError as error:
-        return render_lookup_error(error, state), False
-    message = render_execution_card(
-        lookup.execution, state, fetched_at=lookup.fetched_at,
-        open_url=settings.open_url(execution_id, lookup.execution.workflow), redactor=redactor_for(settings),
-    )
-    return message, True
+    message, lookup = build_cards(settings, build_lookups(settings), None).card(
+        CardState(execution_id, view, page, private=True))
+    return message, lookup is not None
 
 
 

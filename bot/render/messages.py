@@ -108,3 +108,18 @@ def with_shared_by(message: SlackMessage, user: str) -> SlackMessage:
     """A card shared with the channel, saying who shared it (`user`: a Slack user id, checked by the caller)."""
     return SlackMessage(message.text, [*message.blocks,
                                        {"type": "context", "elements": [md(f"Shared by <@{user}>").to_dict()]}])
+
+
+def _minutes(seconds: float) -> str:
+    """`29 min`, or `40 s` under a minute."""
+    return f"{round(seconds / 60)} min" if seconds >= 60 else f"{max(1, round(seconds))} s"
+
+
+def following_note(every_seconds: float, left_seconds: float) -> str:
+    """The line under a card that follows a running execution."""
+    return f"Following this run: checking every {every_seconds:g} s for up to {_minutes(left_seconds)}."
+
+
+def following_stopped(after_seconds: float) -> str:
+    """The line under a card that stopped following."""
+    return f"Stopped following after {_minutes(after_seconds)}: press Refresh for the latest."

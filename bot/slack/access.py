@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from cachetools import TTLCache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from ..audit import AuditLog
 from ..policy import CANNOT_CHECK, Asker, ChannelKind, Decision, Policy
+from ..render import SlackMessage
+from ..render.refusals import render_denial
 
 log = logging.getLogger(__name__)
 FACTS_TTL = 300.0
@@ -24,12 +28,30 @@ UNKNOWN_FACTS: ChannelFacts = (None, None, None)
 class Access:
     """Decides for a Slack request; channel facts and group members are cached for 5 minutes."""
 
-    def __init__(self, policy: Policy, client: WebClient) -> None:
+    def __init__(self, policy: Policy, client: WebClient, *, audit: AuditLog, contact: str) -> None:
         self.policy = policy
         self._client = client
+        self._audit = audit
+        self._contact = contact
         self._channels: TTLCache[str, ChannelFacts] = TTLCache(4096, FACTS_TTL)
         self._groups: TTLCache[str, frozenset[str]] = TTLCache(256, FACTS_TTL)
         self._lock = threading.Lock()
+
+    def allowed(self, asker: Asker, execution_ids: list[str], deny_to: Callable[[SlackMessage], Any]) -> bool:
+        """True when the policy lets `asker` see these executions; else audit the refusal and tell them why,
+        privately, through `deny_to`."""
+        decision = self.check(asker)
+        if decision.allowed:
+            return True
+        ids: list[str | None] = [*execution_ids] or [None]
+        for execution_id in ids:
+            self._audit.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="denied",
+                               execution_id=execution_id)
+        try:
+            deny_to(render_denial(decision, self._contact))
+        except Exception:
+            log.info("could not tell %s why they were denied", asker.user)
+        return False
 
     def check(self, asker: Asker) -> Decision:
         """The policy's decision, after filling in the facts Slack can tell. Any fault while asking

@@ -1,4 +1,5 @@
-"""The Bolt app: one per process, built from Settings; listeners get `qflow` from the context."""
+"""The Bolt app: its middleware (replays, redelivered events) and listeners; listeners get the
+`answers` service from the context. Built by bot/wiring.py."""
 
 from __future__ import annotations
 
@@ -11,31 +12,20 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from ..config import Settings
-from .cards import CardService
+from .answers import Answers
 from .listeners import register_listeners
 from .payload import ID_CHARS, text
-from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
 
 
-def build_web_client(settings: Settings) -> WebClient:
-    """A Web API client for `SLACK_API_URL` that waits out 429s and retries 5xx, bounded."""
-    return WebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=slack_retry_handlers(),
-    )
-
-
-def build_app(settings: Settings, cards: CardService, client: WebClient | None = None) -> App:
+def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
     """The Bolt app with every listener registered. Checks the bot token with auth.test."""
     app = App(
-        client=client or build_web_client(settings),
+        client=client,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=settings.mode == "http",
-        # Listeners only ack and hand work to the CardService pool, so acks never wait on Qualys.
+        # Listeners only ack and hand work to the Answers pool, so acks never wait on Qualys.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt.App"),  # a library logger: quiet at DEBUG (bot/logs.py)
     )
@@ -70,8 +60,8 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
         return None
 
     @app.middleware
-    def provide_card_service(context: BoltContext, next_: Any) -> None:
-        context["qflow"] = cards
+    def provide_answers(context: BoltContext, next_: Any) -> None:
+        context["answers"] = answers
         next_()
 
     @app.error
@@ -79,7 +69,6 @@ def build_app(settings: Settings, cards: CardService, client: WebClient | None =
         log.exception("unhandled error in a listener", exc_info=error)
 
     register_listeners(app)
-    cards.attach_client(app.client)
     return app
 
 

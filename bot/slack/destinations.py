@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from cachetools import TTLCache
@@ -164,3 +165,29 @@ class Unfurl:
             log_refusal_once(self.channel or "a message being written", self.refusal, "unfurl a link")
             return False
         return True
+
+
+def send_safely(destination: Destination, message: SlackMessage) -> bool:
+    """Send through `destination`; any failure is logged and reported as False, never raised."""
+    try:
+        return destination.send(message)
+    except (SlackApiError, OSError, ValueError) as error:
+        log.warning("could not deliver a card: %s", type(error).__name__)
+        return False
+    except Exception:
+        log.exception("could not deliver a card")
+        return False
+
+
+def ephemeral_sender(client: WebClient, channel: str | None, user: str | None) -> Callable[[SlackMessage], None]:
+    """Sends a private (ephemeral) message to `user` in `channel`; quietly nothing when either is unknown."""
+
+    def send(message: SlackMessage) -> None:
+        if not channel or not user:
+            return
+        try:
+            client.chat_postEphemeral(channel=channel, user=user, text=message.text, blocks=message.blocks)
+        except SlackApiError as error:
+            log.info("could not post privately to %s: %s", user, error.response.get("error"))
+
+    return send

@@ -2,6 +2,7 @@
 
 One thread keeps a heap of due refreshes and hands each to the work pool; nothing runs
 past its deadline, the number followed at once is capped, and stop() ends them all.
+CardFollower delivers cards and decides what each refresh shows.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..cards import Cards
+from ..policy import Asker
+from ..qflow import Execution, QFlowError
 from ..render import CardState
-from .destinations import Destination
+from ..render.messages import following_note, following_stopped
+from .destinations import Destination, ResponseUrl, send_safely
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ class Follow:
 class Follows:
     """Calls `tick(follow)` every `interval` seconds per card until it returns False or stop()."""
 
-    def __init__(self, tick: Callable[[Follow], bool], submit: Callable[[Callable[[], None]], None],
+    def __init__(self, tick: Callable[[Follow], bool], submit: Callable[[Callable[[], None]], object],
                  interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._tick = tick
         self._submit = submit
@@ -113,3 +118,78 @@ class Follows:
                 key = follow.destination.key
                 if key and self._by_key.get(key) is follow:
                     del self._by_key[key]
+
+
+RESPONSE_URL_LIFETIME = 29 * 60.0  # Slack honours a response_url for 30 minutes
+
+
+class CardFollower:
+    """Delivers cards and keeps those of running executions up to date, on the Follows schedule."""
+
+    def __init__(self, cards: Cards, submit: Callable[[Callable[[], None]], object], *, refresh_seconds: float,
+                 refresh_max_minutes: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cards = cards
+        self._refresh_seconds = refresh_seconds
+        self._max_seconds = refresh_max_minutes * 60
+        self._clock = clock
+        self.follows = Follows(self.tick, submit, refresh_seconds, clock=clock)
+
+    def stop(self) -> None:
+        self.follows.stop()
+
+    def find(self, key: str) -> Follow | None:
+        return self.follows.find(key)
+
+    def deliver(self, state: CardState, destination: Destination, *, fresh: bool = False, follow: bool = False,
+                followed: Follow | None = None, asker: Asker | None = None) -> bool:
+        """Send the card for `state`; when asked and the run is still going, keep it up to date
+        (`followed`: the card is already followed, and its note stays)."""
+        seconds = self._follow_seconds(destination) if follow else 0.0
+        left = followed.deadline - self._clock() if followed else seconds
+        following = (lambda e: None if e.is_finished else self._following_note(left)) if left > 0 else None
+        message, lookup = self._cards.card(state, fresh=fresh, note=following, asker=asker)
+        delivered = send_safely(destination, message)
+        if delivered and seconds > 0 and lookup and not lookup.execution.is_finished:
+            added = self.follows.add(state, destination, seconds)
+            if added:
+                added.signature = _signature(lookup.execution)
+        return delivered
+
+    def tick(self, follow: Follow) -> bool:
+        """One refresh of a followed card; True to keep following."""
+        expired = self._clock() >= follow.deadline
+        try:
+            lookup = self._cards.lookup(follow.state.execution_id, fresh=True)
+        except QFlowError as error:
+            log.info("following %s: lookup failed (%s)", follow.state.execution_id, type(error).__name__)
+            return not expired
+        execution = lookup.execution
+        finished = execution.is_finished
+        if not finished and not expired:
+            signature = _signature(execution)
+            if signature == follow.signature or follow.destination.updates_left <= 1:
+                return True  # nothing new to show, or keep the last send for the final state
+            follow.signature = signature
+        if finished:
+            note = None
+        elif expired:
+            note = following_stopped(self._follow_seconds(follow.destination))
+        else:
+            note = self._following_note(follow.deadline - self._clock())
+        send_safely(follow.destination, self._cards.render(lookup, follow.state, note))
+        return not (finished or expired)
+
+    def _follow_seconds(self, destination: Destination) -> float:
+        seconds = self._max_seconds
+        if isinstance(destination, ResponseUrl):
+            seconds = min(seconds, RESPONSE_URL_LIFETIME)
+        return seconds if destination.key else 0.0
+
+    def _following_note(self, seconds: float) -> str:
+        return following_note(self._refresh_seconds, seconds)
+
+
+def _signature(execution: Execution) -> tuple[object, ...]:
+    """What a followed card shows that can change while a run goes on."""
+    steps = execution.steps or []
+    return (execution.status, len(steps), tuple((s.status, s.error_text) for s in steps))

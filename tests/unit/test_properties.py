@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from bot.command import BadId, Help, Lookup, Usage, parse_command
 from bot.config import load_settings
 from bot.links import LinkMatcher
-from bot.policy import Asker, Decision, Rule
 from bot.qflow.models import StatusKind, parse_execution
 from bot.render import (
     BadButtonValue,
@@ -24,8 +23,8 @@ from bot.render import (
     render_invalid_id,
     render_usage,
 )
-from bot.slack import cards as cards_module
-from bot.slack.cards import CardService
+from bot.slack import answers as answers_module
+from tests.fakes.services import DENY_ALL, Gate, RecordingClient, answers_for
 from tests.slack_checks import assert_valid_message
 
 EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
@@ -112,24 +111,7 @@ def test_any_json_body_is_an_execution_or_a_clear_refusal(body):
     assert execution.steps is None or all(s.kind in StatusKind for s in execution.steps)
 
 
-class Recorder:
-    """Stands in for the lookups and the Slack destinations of a CardService."""
-
-    def __init__(self) -> None:
-        self.fetched: list[str] = []
-        self.sent: list[dict[str, Any]] = []
-
-    def get(self, execution_id: str, *, fresh: bool = False) -> Any:
-        self.fetched.append(execution_id)
-        raise AssertionError("a denied click fetched an execution")
-
-
 ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
-
-
-class DenyAll:
-    def check(self, asker: Asker) -> Decision:
-        return Decision(False, Rule.USER_NOT_ALLOWED, "QFLOW_ALLOWED_USERS")
 
 
 @given(st.sampled_from(["qflow_steps", "qflow_errors", "qflow_hide", "qflow_refresh", "qflow_share",
@@ -139,10 +121,9 @@ class DenyAll:
                            st.just(EID) | texts, st.sampled_from(["s", "t", "e", "x"]), json_values)),
        st.booleans(), st.booleans())
 def test_a_forged_button_value_never_fetches_what_the_policy_forbids(action_id, value, ephemeral, in_unfurl):
-    recorder = Recorder()
-    answers: list[str] = []
+    told: list[str] = []
 
-    class RecordingResponseUrl:  # the click's response_url, as the CardService would use it
+    class RecordingResponseUrl:  # the click's response_url, as Answers would use it
         key = None
         updates_left = 5
 
@@ -150,25 +131,21 @@ def test_a_forged_button_value_never_fetches_what_the_policy_forbids(action_id, 
             pass
 
         def send(self, message: Any, **options: Any) -> bool:
-            answers.append(message.text)
+            told.append(message.text)
             return True
 
-    cards = CardService(load_settings(ENV), lookups=recorder, client=None)  # type: ignore[arg-type]
-    cards.access = DenyAll()  # type: ignore[assignment]
-    cards._client = object()  # type: ignore[assignment]
-    cards._submit = lambda job, *args: job(*args)  # type: ignore[method-assign]
-    cards._ephemeral_sender = lambda channel, user: lambda message: answers.append(message.text)  # type: ignore[method-assign]
-    real = cards_module.ResponseUrl
-    cards_module.ResponseUrl = RecordingResponseUrl  # type: ignore[misc, assignment]
+    client = RecordingClient()
+    answers = answers_for(load_settings(ENV), gate=Gate(DENY_ALL), client=client)  # its cards fail any lookup
+    real = answers_module.ResponseUrl
+    answers_module.ResponseUrl = RecordingResponseUrl  # type: ignore[misc, assignment]
     try:
         # Clicks in messages always carry a response_url; clicks inside unfurls may not.
         container = ({"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C1", "message_ts": "1.2",
                       "app_unfurl_url": "https://qualysguard.qualys.com/e/" + EID} if in_unfurl
                      else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
-        cards.answer_click(action_id, value, response_url=None if in_unfurl else "https://hooks.example/r",
-                           container=container, channel="C1", user="U0X")
+        answers.answer_click(action_id, value, response_url=None if in_unfurl else "https://hooks.example/r",
+                             container=container, channel="C1", user="U0X")
     finally:
-        cards_module.ResponseUrl = real  # type: ignore[misc]
-        cards.shutdown()
-    assert recorder.fetched == []
-    assert len(answers) == (0 if action_id == "qflow_open" else 1)  # a link button is only acknowledged
+        answers_module.ResponseUrl = real  # type: ignore[misc]
+    told.extend(e["text"] for e in client.ephemeral)
+    assert len(told) == (0 if action_id == "qflow_open" else 1)  # a link button is only acknowledged

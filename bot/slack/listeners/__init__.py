@@ -1,4 +1,4 @@
-"""Thin Bolt listeners: acknowledge at once, hand the work to the CardService."""
+"""Thin Bolt listeners: acknowledge at once, hand the work to the Answers service."""
 
 from slack_bolt import App
 

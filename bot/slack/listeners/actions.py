@@ -9,14 +9,14 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from ...render import ACTION_PREFIX
-from ..cards import CardService
+from ..answers import Answers
 from ..payload import mapping, slack_id, text
 
 
-def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], qflow: CardService) -> None:
+def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], answers: Answers) -> None:
     ack()
     container = mapping(body, "container")
-    qflow.answer_click(
+    answers.answer_click(
         text(action, "action_id") or "",
         action.get("value") if isinstance(action, dict) else None,
         response_url=text(body, "response_url"),

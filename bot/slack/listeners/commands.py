@@ -10,11 +10,11 @@ from ...command import BadId, Help, Lookup, Usage, parse_command
 from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ...render.messages import looking_up, render_no_response_url
-from ..cards import CardService
+from ..answers import Answers
 from ..payload import slack_id, text
 
 
-def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService) -> None:
+def qflow_command_callback(ack: Ack, command: dict[str, Any], answers: Answers) -> None:
     name = text(command, "command", limit=40) or "/qflow"
     user, channel = slack_id(command, "user_id"), slack_id(command, "channel_id")
     request = parse_command(command.get("text") if isinstance(command.get("text"), str) else "")
@@ -23,7 +23,7 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
         asker = Asker(user, channel, "command", public=False, user_team=slack_id(command, "team_id"))
-        qflow.answer_command(state, response_url, asker)
+        answers.answer_command(state, response_url, asker)
         return
     if isinstance(request, Help):
         message, outcome = render_help(name), "help"
@@ -35,7 +35,7 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], qflow: CardService
         assert isinstance(request, BadId)
         message, outcome = render_invalid_id(request.given), "invalid_id"
     ack(response_type="ephemeral", **message.payload())
-    qflow.audit.record(entry="command", user=user, channel=channel, outcome=outcome)
+    answers.record_command(user=user, channel=channel, outcome=outcome)
 
 
 def register(app: App, command: str) -> None:

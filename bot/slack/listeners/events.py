@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 
 from ...policy import Asker
-from ..cards import CardService
+from ..answers import Answers
 from ..payload import flag, mapping, slack_id, text
 
 MAX_MESSAGE_CHARS = 40_000  # Slack truncates longer message text
@@ -19,25 +19,25 @@ def _shared(body: dict[str, Any]) -> bool | None:
     return True if flag(body, "is_ext_shared_channel") else None
 
 
-def link_shared_callback(body: dict[str, Any], event: dict[str, Any], qflow: CardService) -> None:
-    qflow.answer_unfurl(event if isinstance(event, dict) else {}, shared=_shared(body))
+def link_shared_callback(body: dict[str, Any], event: dict[str, Any], answers: Answers) -> None:
+    answers.answer_unfurl(event if isinstance(event, dict) else {}, shared=_shared(body))
 
 
-def app_mention_callback(body: dict[str, Any], event: dict[str, Any], qflow: CardService) -> None:
+def app_mention_callback(body: dict[str, Any], event: dict[str, Any], answers: Answers) -> None:
     asker = Asker(slack_id(event, "user"), slack_id(event, "channel"), "mention", public=True,
                   user_team=slack_id(event, "user_team"), shared=_shared(body))
     words = text(event, "text", limit=MAX_MESSAGE_CHARS) or ""
-    qflow.answer_message(words, text(event, "thread_ts") or text(event, "ts"), asker, mention=True)
+    answers.answer_message(words, text(event, "thread_ts") or text(event, "ts"), asker, mention=True)
 
 
-def direct_message_callback(event: dict[str, Any], qflow: CardService) -> None:
+def direct_message_callback(event: dict[str, Any], answers: Answers) -> None:
     # Edits, joins and bots' own messages are not questions.
     event = dict(mapping({"e": event}, "e"))
     if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
         return
     asker = Asker(slack_id(event, "user"), slack_id(event, "channel"), "dm", public=False, user_team=slack_id(event, "user_team"),
                   channel_kind="im")
-    qflow.answer_message(text(event, "text", limit=MAX_MESSAGE_CHARS) or "", text(event, "thread_ts"), asker)
+    answers.answer_message(text(event, "text", limit=MAX_MESSAGE_CHARS) or "", text(event, "thread_ts"), asker)
 
 
 def register(app: App) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from ...policy import Asker
-from ..cards import CardService
+from ..answers import Answers
 from ..payload import items, mapping, slack_id, text
 from .events import MAX_MESSAGE_CHARS
 
@@ -23,13 +23,13 @@ def message_text(message: Any) -> str:
     return "\n".join(parts)[:MAX_MESSAGE_CHARS]
 
 
-def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], qflow: CardService) -> None:
+def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], answers: Answers) -> None:
     ack()
     response_url = text(shortcut, "response_url")
     if response_url:
         asker = Asker(slack_id(shortcut, "user", "id"), slack_id(shortcut, "channel", "id"), "shortcut", public=False,
                       user_team=slack_id(shortcut, "user", "team_id"))
-        qflow.answer_shortcut(message_text(mapping(shortcut, "message")), response_url, asker)
+        answers.answer_shortcut(message_text(mapping(shortcut, "message")), response_url, asker)
 
 
 def register(app: App) -> None:

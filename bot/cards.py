@@ -1,0 +1,84 @@
+"""The card step, without Slack: lookup → redact → render → audit. It says what to show for a
+request (a card, or an error that says what to do); where it goes is the Slack layer's business."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from .audit import AuditLog, outcome_of
+from .lookup import ExecutionLookups, Lookup
+from .policy import Asker
+from .qflow import Execution, QFlowError
+from .redact import Redactor
+from .render import CardState, SlackMessage, render_execution_card, render_lookup_error
+from .render.messages import with_shared_by
+
+log = logging.getLogger(__name__)
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+Note = Callable[[Execution], str | None]
+OpenUrl = Callable[[str, str | None], str | None]
+
+
+class Cards:
+    """Execution cards for requests, through the cached lookups; every request is audited."""
+
+    def __init__(self, lookups: ExecutionLookups | None, *, redactor: Redactor, audit: AuditLog | None,
+                 open_url: OpenUrl) -> None:
+        self._lookups = lookups
+        self._redactor = redactor
+        self._audit = audit
+        self._open_url = open_url
+
+    def card(self, state: CardState, *, fresh: bool = False, note: Note | None = None,
+             shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
+        """The card for `state` (and its lookup), or an error message and None; never raises.
+        With an `asker`, the request is written to the audit log."""
+        started = time.perf_counter()
+        lookup: Lookup | None = None
+        failure: BaseException | None = None
+        try:
+            lookup = self.lookup(state.execution_id, fresh=fresh)
+            message = self.render(lookup, state, note(lookup.execution) if note else None)
+        except QFlowError as error:
+            log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
+            failure, message = error, render_lookup_error(error, state, redactor=self._redactor)
+        except Exception as error:
+            reference = uuid.uuid4().hex[:12]
+            log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
+            failure, message = error, render_lookup_error(RuntimeError(), state, reference=reference)
+        if asker and self._audit:
+            self._audit.record(
+                entry=asker.entry, user=asker.user, channel=asker.channel, execution_id=state.execution_id,
+                outcome=outcome_of(failure), cache_hit=lookup.cache_hit if lookup else None,
+                upstream_ms=None if lookup and lookup.cache_hit else (time.perf_counter() - started) * 1000,
+            )
+        if failure is not None:
+            return message, None
+        if shared_by and _USER_ID.match(shared_by):
+            message = with_shared_by(message, shared_by)
+        return message, lookup
+
+    def lookup(self, execution_id: str, *, fresh: bool = False) -> Lookup:
+        """The execution (through the single-flight cache; `fresh` asks Qualys again); raises QFlowError."""
+        if self._lookups is None:
+            raise RuntimeError("these cards look nothing up")
+        return self._lookups.get(execution_id, fresh=fresh)
+
+    def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
+        """The card for a lookup already made."""
+        return render_execution_card(
+            lookup.execution, state, fetched_at=lookup.fetched_at, note=note, redactor=self._redactor,
+            open_url=self._open_url(state.execution_id, lookup.execution.workflow),
+        )
+
+    def record(self, *, entry: str, user: str | None, channel: str | None, outcome: str,
+               execution_id: str | None = None) -> None:
+        """An audit line for a request answered without a lookup (help, usage, denied, no ids…)."""
+        if self._audit:
+            self._audit.record(entry=entry, user=user, channel=channel, outcome=outcome,
+                               execution_id=execution_id)

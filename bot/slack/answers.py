@@ -1,0 +1,237 @@
+"""Turns Slack requests into answers: the entry points the listeners call after their ack (commands,
+clicks, unfurls, mentions, DMs, the shortcut). Every request ends in exactly one answer (a card or an
+error that says what to do), worked on the pool, never on the request's thread."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from ..cards import Cards
+from ..config import Settings
+from ..links import Found, LinkMatcher, without_mentions
+from ..policy import Asker
+from ..render import BadButtonValue, CardState, SlackMessage, parse_state
+from ..render.blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS
+from ..render.messages import render_found_nothing, render_too_many, stale_button
+from ..render.refusals import render_post_refused
+from ..work import WorkPool
+from .access import Access
+from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
+from .follow import CardFollower
+from .payload import ID_CHARS, items, slack_id, text
+
+log = logging.getLogger(__name__)
+COMPOSER = "COMPOSER"  # the channel Slack names for a link still being typed
+VIEW_ACTIONS = frozenset({SHOW_STEPS, SHOW_ERRORS, HIDE, PREVIOUS, NEXT, REFRESH})
+
+
+def ephemeral_key(channel: str | None, user: str | None, execution_id: str) -> str:
+    """Names a private answer, which has no ts we can know: one per user, channel and execution."""
+    return f"eph:{channel}:{user}:{execution_id}"
+
+
+class Answers:
+    """What the listeners hand each request to: it answers on the worker pool."""
+
+    def __init__(self, settings: Settings, *, client: WebClient, cards: Cards, follower: CardFollower,
+                 access: Access, pool: WorkPool, matcher: LinkMatcher) -> None:
+        self._settings = settings
+        self._client = client
+        self._cards = cards
+        self._follower = follower
+        self._access = access
+        self._pool = pool
+        self._matcher = matcher
+
+    def _submit(self, job: Callable[..., Any], *args: Any) -> None:
+        self._pool.submit(job, *args)
+
+    def record_command(self, *, user: str | None, channel: str | None, outcome: str) -> None:
+        """Audit a command answered in its ack (help, usage, a malformed id)."""
+        self._cards.record(entry="command", user=user, channel=channel, outcome=outcome)
+
+    # --- entry points (called from listeners, after ack) -----------------------
+
+    def answer_command(self, state: CardState, response_url: str, asker: Asker) -> None:
+        """The slash command's card, privately, replacing the "Looking up…" ack."""
+        key = ephemeral_key(asker.channel, asker.user, state.execution_id)
+        destination = ResponseUrl(response_url, key=key, response_type="ephemeral", replace_original=True)
+
+        def answer() -> None:
+            if self._access.allowed(asker, [state.execution_id], destination.send):
+                self._follower.deliver(state, destination, follow=True, asker=asker)
+
+        self._submit(answer)
+
+    def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
+        """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
+        self._submit(self._answer_unfurl, event, shared)
+
+    def _answer_unfurl(self, event: Mapping[str, Any], shared: bool | None) -> None:
+        found: list[tuple[str, str]] = []
+        for link in items(event, "links"):
+            url = text(link, "url") or ""
+            execution_id = self._matcher.execution_in_link(url)
+            if execution_id and all(url != seen for seen, _ in found):
+                found.append((url, execution_id))
+        if not found:
+            return
+        source = text(event, "source")
+        channel, user = slack_id(event, "channel"), slack_id(event, "user")
+        if source == "composer" or channel == COMPOSER:
+            # A link still in the message box: Slack names no channel ("COMPOSER"), so no channel rule can
+            # be checked, and a preview may stay on the message once it is posted. Slack sends link_shared
+            # again for the posted message, with its channel: the card is unfurled then, after the checks.
+            for _, execution_id in found:
+                self._cards.record(entry="unfurl", user=user, channel=channel, outcome="preview_skipped",
+                                  execution_id=execution_id)
+            return
+        asker = Asker(user, channel, "unfurl", public=True, shared=shared)
+        if len(found) > self._settings.max_cards:
+            log.info("unfurling %d of %d execution links in one message (QFLOW_MAX_CARDS)",
+                     self._settings.max_cards, len(found))
+        if not self._access.allowed(asker, [e for _, e in found], ephemeral_sender(self._client, channel, user)):
+            return
+        for url, execution_id in found[: self._settings.max_cards]:
+            destination = Unfurl(self._client, url, channel=channel, ts=text(event, "message_ts"),
+                                 unfurl_id=text(event, "unfurl_id"), source=source)
+            state = CardState(execution_id, private=False, compact=True)
+            self._submit(functools.partial(self._follower.deliver, state, destination, follow=True, asker=asker))
+
+    def answer_message(self, words: str, thread_ts: str | None, asker: Asker, *, mention: bool = False) -> None:
+        """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
+
+        def answer() -> None:
+            found = self._matcher.find(without_mentions(words) if mention else words)
+            self._answer_found(found, thread_ts, asker)
+
+        self._submit(answer)
+
+    def answer_shortcut(self, words: str, response_url: str, asker: Asker) -> None:
+        """The message shortcut: every execution in the message, privately, with Share in channel."""
+        limit = min(self._settings.max_cards, ResponseUrl.MAX_USES - 1)
+
+        def answer() -> None:
+            found = self._matcher.find(words)
+            self._answer_shortcut(found[:limit], found[limit:], response_url, asker)
+
+        self._submit(answer)
+
+    def answer_click(self, action_id: str, value: str | None, *, response_url: str | None,
+                     container: Mapping[str, Any], channel: str | None, user: str | None,
+                     user_team: str | None = None) -> None:
+        """A button on a card: re-render in place, refresh, or share with the channel. The policy is
+        checked for the clicking user, whoever asked first."""
+        if action_id == OPEN:
+            return
+        private = ResponseUrl(response_url, response_type="ephemeral", replace_original=False) if response_url else None
+        deny_to = private.send if private else ephemeral_sender(self._client, channel, user)
+        try:
+            state = parse_state(value)
+        except BadButtonValue:
+            self._cards.record(entry="click", user=user, channel=channel, outcome="stale_button")
+            self._submit(deny_to, stale_button())
+            return
+        public = not container.get("is_ephemeral")
+        if action_id == SHARE and response_url:
+            asker = Asker(user, channel, "share", public=True, user_team=user_team)
+            self._submit(self._share, state, response_url, asker)
+            return
+        if action_id not in VIEW_ACTIONS:  # ours by its prefix, yet unknown: forged or from an old version
+            self._cards.record(entry="click", user=user, channel=channel, outcome="stale_button")
+            self._submit(deny_to, stale_button())
+            return
+        destination: Destination
+        unfurl_url, message_ts = text(container, "app_unfurl_url"), text(container, "message_ts", limit=ID_CHARS)
+        if container.get("is_app_unfurl") and unfurl_url:
+            destination = Unfurl(self._client, unfurl_url, channel=slack_id(container, "channel_id"), ts=message_ts)
+        elif response_url:
+            key = (ephemeral_key(channel, user, state.execution_id) if container.get("is_ephemeral")
+                   else f"msg:{slack_id(container, 'channel_id')}:{message_ts}")
+            destination = ResponseUrl(response_url, key=key, replace_original=True)
+        else:
+            return
+        asker = Asker(user, channel, "click", public=public, user_team=user_team)
+
+        def answer() -> None:
+            if not self._access.allowed(asker, [state.execution_id], deny_to):
+                return
+            followed = self._follower.find(destination.key) if destination.key else None
+            if followed:  # keep following, now showing what the reader chose, through the newest channel
+                followed.state = state
+                followed.destination = destination
+            self._follower.deliver(state, destination, fresh=action_id == REFRESH, followed=followed, asker=asker)
+
+        self._submit(answer)
+
+    def _answer_found(self, found: list[Found], thread_ts: str | None, asker: Asker) -> None:
+        channel = asker.channel or ""
+        if not found:
+            self._cards.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="no_ids")
+            self._post_or_explain(render_found_nothing(), channel, thread_ts, asker.user)
+            return
+        deny_to = (ChannelMessage(self._client, channel, thread_ts).send if asker.channel_kind == "im"
+                   else ephemeral_sender(self._client, channel, asker.user))
+        if not self._access.allowed(asker, [f.execution_id for f in found], deny_to):
+            return
+        limit = self._settings.max_cards
+        for item in found[:limit]:
+            destination = ChannelMessage(self._client, channel, thread_ts)
+            if not self._follower.deliver(CardState(item.execution_id, private=False), destination, follow=True,
+                                          asker=asker):
+                self._explain_refusal(destination.refusal, channel, asker.user)
+                return
+        if len(found) > limit:
+            self._post_or_explain(render_too_many(found[limit:], limit), channel, thread_ts, asker.user)
+
+    def _answer_shortcut(self, shown: list[Found], rest: list[Found], response_url: str, asker: Asker) -> None:
+        destination = ResponseUrl(response_url)
+        if not shown:
+            self._cards.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="no_ids")
+            destination.send(render_found_nothing(shortcut=True), response_type="ephemeral")
+            return
+        deny = lambda m: destination.send(m, response_type="ephemeral")  # noqa: E731
+        if not self._access.allowed(asker, [f.execution_id for f in shown + rest], deny):
+            return
+        for item in shown:
+            message, _ = self._cards.card(CardState(item.execution_id, private=True), asker=asker)
+            destination.send(message, response_type="ephemeral", replace_original=False)
+        if rest:
+            destination.send(render_too_many(rest, len(shown)), response_type="ephemeral", replace_original=False)
+
+    def _post_or_explain(self, message: SlackMessage, channel: str, thread_ts: str | None, user: str | None) -> None:
+        destination = ChannelMessage(self._client, channel, thread_ts)
+        if not send_safely(destination, message):
+            self._explain_refusal(destination.refusal, channel, user)
+
+    def _explain_refusal(self, refusal: str | None, channel: str, user: str | None) -> None:
+        """Tell the asker, privately, why no card appeared (where Slack lets us)."""
+        if not user or not refusal:
+            return
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user, text=render_post_refused(refusal))
+        except SlackApiError as error:
+            log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
+
+    def _share(self, state: CardState, response_url: str, asker: Asker) -> None:
+        destination = ResponseUrl(response_url)
+        deny = lambda m: destination.send(m, response_type="ephemeral", replace_original=False)  # noqa: E731
+        if not self._access.allowed(asker, [state.execution_id], deny):
+            return
+        public = CardState(state.execution_id, state.view, state.page, private=False)
+        message, lookup = self._cards.card(public, shared_by=asker.user, asker=asker)
+        if lookup is None:  # an error is for the asker, not the channel
+            send_safely(destination, message)
+            return
+        try:
+            if destination.send(message, response_type="in_channel", replace_original=False):
+                # The private copy has done its job; leave only the shared one.
+                destination.send(SlackMessage(text="Shared"), delete_original=True)
+        except Exception:
+            log.exception("could not share %s", state.execution_id)

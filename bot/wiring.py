@@ -1,0 +1,140 @@
+"""The one place that assembles the app: settings in, every object the app needs out, built once.
+
+The running app, `doctor` and `preview` use these same builders, so what they check or show is what
+the app does. Nothing else constructs a client, a cache, a pool, a scheduler or a Bolt app.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from .audit import AuditLog
+from .cards import Cards
+from .config import Settings
+from .links import LinkMatcher
+from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
+from .policy import Policy
+from .qflow import (
+    QFlowClient,
+    RetryPolicy,
+    ServiceAccountToken,
+    StaticToken,
+    TokenProvider,
+    build_http_client,
+)
+from .redact import Redactor
+from .slack.access import Access
+from .slack.answers import Answers
+from .slack.app import build_app
+from .slack.follow import CardFollower
+from .slack.retries import slack_retry_handlers
+from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
+
+
+def lookup_budget(settings: Settings) -> float:
+    """What one lookup may spend on Qualys in all: 25 s, or one whole answer when that is longer."""
+    return max(LOOKUP_BUDGET_SECONDS, settings.request_timeout)
+
+
+def build_token_provider(settings: Settings, http: httpx.Client) -> TokenProvider:
+    """The service token: a static JWT, or the service account's, renewed."""
+    if settings.qualys_token:
+        return StaticToken(settings.qualys_token)
+    return ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys_username or "",
+                               settings.qualys_password or "", http)
+
+
+def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:
+    """A QFlowClient for the configured gateway and service token."""
+    if not settings.qualys_gateway_url:
+        raise ValueError("no Qualys gateway configured")
+    http = build_http_client(settings.request_timeout, transport)
+    return QFlowClient(
+        settings.qualys_gateway_url,
+        build_token_provider(settings, http),
+        http,
+        execution_method=settings.execution_method,
+        retry=RetryPolicy(max_attempts=settings.max_attempts, total_budget=lookup_budget(settings)),
+        answer_seconds=settings.request_timeout,
+    )
+
+
+def build_lookups(settings: Settings, client: QFlowClient | None = None) -> ExecutionLookups:
+    """Cached, single-flight lookups bounded by the settings' memory and time budgets."""
+    return ExecutionLookups(
+        client or build_qflow_client(settings),
+        finished_ttl=settings.cache_finished_seconds,
+        running_ttl=settings.cache_running_seconds,
+        budget=lookup_budget(settings),
+        max_bytes=settings.cache_mb * 1024 * 1024,
+    )
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    """The operator's patterns and the app's own secrets, masked wherever a card is rendered."""
+    return Redactor(settings.redact_patterns, settings.secrets)
+
+
+def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: AuditLog | None) -> Cards:
+    """The Slack-free card step (`lookups` None: nothing is looked up, as in `preview FILE`; `audit` None:
+    nothing is audited, as in `preview`)."""
+    return Cards(lookups, redactor=redactor_for(settings), audit=audit, open_url=settings.open_url)
+
+
+def build_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A Web API client for `SLACK_API_URL` that waits out 429s and retries 5xx, bounded."""
+    return WebClient(
+        token=token if token is not None else settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=slack_retry_handlers(),
+    )
+
+
+@dataclass
+class Wired:
+    """Everything the running app is made of."""
+
+    settings: Settings
+    lookups: ExecutionLookups
+    cards: Cards
+    web: WebClient
+    access: Access
+    pool: WorkPool
+    follower: CardFollower
+    answers: Answers
+    bolt: App
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop following cards, finish every acknowledged request (within the grace period), then stop."""
+        self.follower.stop()
+        self.pool.drain(SHUTDOWN_GRACE_SECONDS if wait else 0.0)
+
+
+def build(settings: Settings, *, web: WebClient | None = None, lookups: ExecutionLookups | None = None,
+          clock: Callable[[], float] = time.monotonic) -> Wired:
+    """The whole app from its settings. Bolt checks the bot token (auth.test) here: an error means Slack
+    did not accept it, and nothing is left running."""
+    web = web or build_web_client(settings)
+    lookups = lookups or build_lookups(settings)
+    audit = AuditLog(settings.audit_log)
+    cards = build_cards(settings, lookups, audit)
+    access = Access(Policy(settings, home_team=None), web, audit=audit, contact=settings.policy_contact)
+    pool = WorkPool(settings.workers, "qflow-lookup")
+    follower = CardFollower(cards, pool.submit, refresh_seconds=settings.refresh_seconds,
+                            refresh_max_minutes=settings.refresh_max_minutes, clock=clock)
+    answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
+                      matcher=LinkMatcher(settings.qualys_link_domains))
+    try:
+        bolt = build_app(settings, answers, web)
+    except Exception:
+        follower.stop()
+        pool.drain(0.0)
+        raise
+    return Wired(settings, lookups, cards, web, access, pool, follower, answers, bolt)
