@@ -6,7 +6,7 @@ import pytest
 
 from bot.qflow.models import parse_execution
 from bot.render import CardState, parse_state, render_execution_card
-from bot.render.card import ERRORS_PAGE_SIZE, STEPS_PAGE_SIZE
+from bot.render.pages import ERRORS_PAGE_SIZE, STEPS_PAGE_SIZE
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
