@@ -1,0 +1,89 @@
+"""In-process scenarios, as bolt-python tests itself: a signed request dispatched to the Bolt app the
+app's own wiring builds, talking over real HTTP to the loopback fakes of Slack's Web API and Qualys.
+Faster and clearer than a subprocess where the process itself is not what is tested."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+
+from bot.config import load_settings
+from bot.wiring import Wired, build
+from tests.e2e.conftest import fakes, new_execution
+from tests.fakes.qualys import FakeQualys
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.slack_checks import all_text, assert_valid_message, buttons
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Iterator[tuple[Wired, FakeSlack, FakeQualys]]:
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with fakes() as (slack, qualys):
+        settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                  "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
+                                  "QUALYS_TOKEN": qualys.issue_token(), "QFLOW_AUDIT_LOG": str(audit),
+                                  "QFLOW_REFRESH_MAX_MINUTES": "0"})
+        wired = build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url))
+        yield wired, slack, qualys
+        wired.shutdown()
+
+
+def dispatch(wired: Wired, body: str, content_type: str = "application/x-www-form-urlencoded") -> int:
+    timestamp = str(int(time.time()))
+    headers = {"content-type": [content_type], "x-slack-request-timestamp": [timestamp],
+               "x-slack-signature": [SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)]}
+    return wired.bolt.dispatch(BoltRequest(body=body, headers=headers)).status
+
+
+def command(wired: Wired, text: str, response_url: str) -> int:
+    return dispatch(wired, urlencode({"command": "/qflow", "text": text, "user_id": "U0ASKER", "channel_id": "C0CHAN",
+                                      "team_id": "T0FAKE", "response_url": response_url, "trigger_id": "1"}))
+
+
+def click(wired: Wired, button: dict, response_url: str) -> int:
+    payload = {"type": "block_actions", "user": {"id": "U0ASKER", "team_id": "T0FAKE"}, "team": {"id": "T0FAKE"},
+               "container": {"type": "message", "is_ephemeral": True, "channel_id": "C0CHAN", "message_ts": "1.1"},
+               "channel": {"id": "C0CHAN"}, "response_url": response_url, "trigger_id": "1",
+               "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "b",
+                            "value": button.get("value"), "action_ts": "1.1"}]}
+    return dispatch(wired, urlencode({"payload": json.dumps(payload)}))
+
+
+def test_a_command_gets_its_card_and_a_click_expands_the_steps(world):
+    wired, slack, qualys = world
+    execution_id = new_execution(qualys, "failed-with-steps.json")
+    url = slack.new_response_url()
+    assert command(wired, f"execution {execution_id}", url) == 200
+    [card] = slack.wait_for_responses(url)
+    assert_valid_message(card.data)
+    assert card.data["blocks"][0]["type"] == "header" and "Remediate public S3 buckets" in all_text(card.data)
+    steps_url = slack.new_response_url()
+    assert click(wired, buttons(card.data)["Show steps"], steps_url) == 200
+    [steps] = slack.wait_for_responses(steps_url)
+    assert "*Steps*" in all_text(steps.data) and len(qualys.execution_calls(execution_id)) == 1  # the cache
+
+
+def test_a_forged_button_gets_the_stale_button_answer_and_fetches_nothing(world):
+    wired, slack, qualys = world
+    url = slack.new_response_url()
+    assert click(wired, {"action_id": "qflow_steps", "value": "[" * 900 + "]" * 900}, url) == 200
+    [answer] = slack.wait_for_responses(url)
+    assert "isn't one I can read" in answer.data["text"]
+
+
+def test_help_is_answered_in_the_ack_itself(world):
+    wired, slack, _ = world
+    timestamp = str(int(time.time()))
+    body = urlencode({"command": "/qflow", "text": "help", "user_id": "U0ASKER", "channel_id": "C0CHAN",
+                      "team_id": "T0FAKE", "response_url": slack.new_response_url()})
+    headers = {"content-type": ["application/x-www-form-urlencoded"], "x-slack-request-timestamp": [timestamp],
+               "x-slack-signature": [SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)]}
+    response = wired.bolt.dispatch(BoltRequest(body=body, headers=headers))
+    assert response.status == 200 and "execution &lt;id&gt;" in json.loads(response.body)["text"]
