@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dotenv import find_dotenv, load_dotenv
+from dotenv import load_dotenv
 
 from .config import ConfigError, Mode, load_settings
 from .logs import configure_logging, scrubber
@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    load_dotenv(Path.cwd() / ".env", override=False)  # the working directory's only, as the README says
     args = _parser().parse_args(argv)
     if args.command == "preview":
         return _preview(args)

@@ -41,6 +41,14 @@ def test_dotenv_file_is_read(tmp_path):
     assert "SLACK_BOT_TOKEN" not in result.stderr and "QUALYS_PLATFORM should be one of" in result.stderr
 
 
+def test_only_the_working_directory_dotenv_is_read(tmp_path):
+    (tmp_path / ".env").write_text("QUALYS_PLATFORM=MARS\n")  # a parent folder's, not the app's
+    (tmp_path / "app").mkdir()
+    result = run([], clean_env(), cwd=tmp_path / "app")
+    assert result.returncode == 2 and "QUALYS_PLATFORM should be one of" not in result.stderr
+    assert "QUALYS_PLATFORM or QUALYS_BASE_URL is not set" in result.stderr
+
+
 def test_preview_offline_files(tmp_path):
     for name, steps in (("sample-response.json", False), ("failed-with-steps.json", True), ("running.json", False)):
         result = run(["preview", f"examples/{name}", *(["--steps"] if steps else [])], clean_env())
