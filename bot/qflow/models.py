@@ -82,14 +82,23 @@ def _categories(value: Any) -> Any:
     return value if isinstance(value, Mapping) else {}
 
 
-class Step(_Timed):
+class _Run(_Timed):
+    """What a step and an execution share: an id, a status (classified as `kind`) and error text."""
+
     id: OptStr = None
+    status: OptStr = None
+    error_text: OptStr = None
+
+    @property
+    def kind(self) -> StatusKind:
+        return status_kind(self.status)
+
+
+class Step(_Run):
     event_order: OptInt = None
     node_id: OptStr = None
     node_type: OptStr = None
     name: OptStr = None
-    status: OptStr = None
-    error_text: OptStr = None
     note_text: OptStr = None
 
     @model_validator(mode="before")
@@ -100,10 +109,6 @@ class Step(_Timed):
                                                                                            StatusKind.CANCELLED):
             data["note_text"] = find_error_text(data, failed=True)  # why it was skipped
         return data
-
-    @property
-    def kind(self) -> StatusKind:
-        return status_kind(self.status)
 
     @property
     def ended(self) -> datetime | None:
@@ -121,13 +126,11 @@ def _steps(value: Any) -> Any:
     return [item for item in value if isinstance(item, Mapping)]
 
 
-class Execution(_Timed):
-    id: OptStr = None
+class Execution(_Run):
     execution: OptStr = None
     workflow: OptStr = None
     workflow_name: OptStr = None
     customer_id: OptStr = None
-    status: OptStr = None
     execution_type: OptStr = None
     source: OptStr = None
     details: Annotated[dict[str, Any], BeforeValidator(lambda v: v if isinstance(v, Mapping) else {})] = Field(
@@ -141,7 +144,6 @@ class Execution(_Timed):
     par_date_key: OptStr = None
     steps: Annotated[list[Step] | None, BeforeValidator(_steps)] = None
     steps_total: OptInt = None
-    error_text: OptStr = None
     _source_bytes: int = PrivateAttr(default=0)  # the size of the API answers it was parsed from
 
     def with_source_bytes(self, size: int) -> Execution:
@@ -165,10 +167,6 @@ class Execution(_Timed):
     @property
     def execution_id(self) -> str | None:
         return self.id or self.execution
-
-    @property
-    def kind(self) -> StatusKind:
-        return status_kind(self.status)
 
     @property
     def is_finished(self) -> bool:
