@@ -8,6 +8,8 @@ from typing import Any
 
 from slack_bolt import BoltRequest
 
+from ..links import parse_url
+
 # Longer than any ts or URL Slack sends; message text has its own, larger bound.
 MAX_FIELD_CHARS = 3000
 ID_CHARS = 64  # Slack's ids (U…, C…, T…, Ev…) are far shorter: a longer one is not Slack's
@@ -31,6 +33,15 @@ def slack_id(value: Any, *path: str) -> str | None:
     """A Slack id at `path` (user, channel, team…), or None when it is missing or not id-shaped."""
     found = text(value, *path, limit=ID_CHARS)
     return found if found and found.isascii() and found.replace("-", "").replace("_", "").isalnum() else None
+
+
+def web_url(value: Any, *path: str) -> str | None:
+    """An http(s) URL at `path` (a `response_url`), or None: no other scheme is ever posted to."""
+    found = text(value, *path)
+    if not found:
+        return None
+    parsed = parse_url(found)
+    return found if parsed is not None and parsed.protocol in ("http:", "https:") and parsed.hostname else None
 
 
 def flag(value: Any, *path: str) -> bool:

@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from ...render import ACTION_PREFIX
 from ..answers import Answers
-from ..payload import mapping, slack_id, text
+from ..payload import mapping, slack_id, text, web_url
 
 
 def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any], answers: Answers) -> None:
@@ -19,7 +19,7 @@ def qflow_action_callback(ack: Ack, body: dict[str, Any], action: dict[str, Any]
     answers.answer_click(
         text(action, "action_id") or "",
         action.get("value") if isinstance(action, dict) else None,
-        response_url=text(body, "response_url"),
+        response_url=web_url(body, "response_url"),
         container=container,
         channel=slack_id(body, "channel", "id") or slack_id(container, "channel_id"),
         user=slack_id(body, "user", "id"),

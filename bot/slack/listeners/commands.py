@@ -11,14 +11,14 @@ from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ...render.messages import looking_up, render_no_response_url
 from ..answers import Answers
-from ..payload import slack_id, text
+from ..payload import slack_id, text, web_url
 
 
 def qflow_command_callback(ack: Ack, command: dict[str, Any], answers: Answers) -> None:
     name = text(command, "command", limit=40) or "/qflow"
     user, channel = slack_id(command, "user_id"), slack_id(command, "channel_id")
     request = parse_command(command.get("text") if isinstance(command.get("text"), str) else "")
-    response_url = text(command, "response_url")
+    response_url = web_url(command, "response_url")
     if isinstance(request, Lookup) and response_url:
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())

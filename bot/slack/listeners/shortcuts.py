@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 
 from ...policy import Asker
 from ..answers import Answers
-from ..payload import items, mapping, slack_id, text
+from ..payload import items, mapping, slack_id, text, web_url
 from .events import MAX_MESSAGE_CHARS
 
 CALLBACK_ID = "qflow_lookup_message"
@@ -25,7 +25,7 @@ def message_text(message: Any) -> str:
 
 def lookup_message_callback(ack: Ack, shortcut: dict[str, Any], answers: Answers) -> None:
     ack()
-    response_url = text(shortcut, "response_url")
+    response_url = web_url(shortcut, "response_url")
     if response_url:
         asker = Asker(slack_id(shortcut, "user", "id"), slack_id(shortcut, "channel", "id"), "shortcut", public=False,
                       user_team=slack_id(shortcut, "user", "team_id"))

@@ -1,0 +1,27 @@
+"""Payload fields are read by shape: whatever a field holds, a helper answers or says None."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.slack.payload import ID_CHARS, items, mapping, slack_id, text, web_url
+
+anything = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=80),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                    max_size=3), max_leaves=10)
+
+
+@given(anything, anything)
+def test_every_helper_answers_any_shape_without_raising(outer, inner):
+    body = {"a": outer, "b": {"c": inner}}
+    assert isinstance(mapping(body, "b", "c"), dict) or mapping(body, "b", "c") == inner
+    for found in (text(body, "a"), text(body, "b", "c"), slack_id(body, "a"), web_url(body, "a")):
+        assert found is None or isinstance(found, str)
+    assert all(isinstance(i, dict) for i in items(body, "a"))
+    assert slack_id(body, "a") is None or len(slack_id(body, "a")) <= ID_CHARS
+
+
+def test_only_http_urls_are_response_urls():
+    ok = ["https://hooks.slack.com/commands/T1/1/x", "http://127.0.0.1:8080/response/1"]
+    bad = ["file:///etc/passwd", "javascript:alert(1)", "ftp://x/y", "https://", "//hooks.slack.com/x", "hooks"]
+    assert [web_url({"u": u}, "u") for u in ok] == ok
+    assert [web_url({"u": u}, "u") for u in bad] == [None] * len(bad)
