@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .config import ConfigError, Mode, load_settings
+from .config import ConfigError, Mode, load_settings, secret
 from .logs import configure_logging, scrubber
 from .render.state import View
 
@@ -54,8 +54,8 @@ def _serve(mode: Mode | None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.secrets, patterns=settings.redact_patterns,
-                      debug_libraries=settings.debug_libraries)
+    configure_logging(settings.tuning.log_level, settings.secrets, patterns=settings.tuning.redact_patterns,
+                      debug_libraries=settings.tuning.debug_libraries)
     # Settings hold the token now; Bolt would otherwise read it again from the environment
     # and warn that the configured client wins.
     os.environ.pop("SLACK_BOT_TOKEN", None)
@@ -69,11 +69,12 @@ def _serve(mode: Mode | None) -> int:
         log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `qflow-bot doctor` for details.",
                   settings.slack_api_url, error)
         return 1
-    if settings.mode == "socket" and settings.slack_app_token:
-        serve_socket_mode(wired.bolt, settings.slack_app_token, on_stop=wired.shutdown)
+    app_token = secret(settings.slack.app_token)
+    if settings.mode == "socket" and app_token:
+        serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown)
     else:
-        serve_http(wired.bolt, settings.host, settings.port, on_stop=wired.shutdown,
-                   signing_secret=settings.slack_signing_secret)
+        serve_http(wired.bolt, settings.slack.host, settings.slack.port, on_stop=wired.shutdown,
+                   signing_secret=secret(settings.slack.signing_secret))
     return 0
 
 

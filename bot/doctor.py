@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from slack_sdk.errors import SlackApiError
 
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, secret
 from .qflow import (
     AuthenticationFailed,
     ExecutionNotFound,
@@ -40,7 +40,7 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
     settings: Settings | None = None
     try:
         settings = load_settings(env)
-        mode = "Socket Mode" if settings.mode == "socket" else f"HTTP on port {settings.port}"
+        mode = "Socket Mode" if settings.mode == "socket" else f"HTTP on port {settings.slack.port}"
         out(f"✓ settings: complete ({mode})")
     except ConfigError as error:
         ok = False
@@ -52,7 +52,7 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
         out(f"✓ policy: {policy_summary(settings)}")
 
     slack = settings or _partial(env, need_slack=True, need_qualys=False)
-    if slack and slack.slack_bot_token:
+    if slack and secret(slack.slack.bot_token):
         ok &= _check_slack(slack, out)
     else:
         out("- Slack: not checked until the Slack settings above are fixed")
@@ -68,16 +68,16 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
 
 def policy_summary(settings: Settings) -> str:
     """Who may look up executions where, in one line."""
-    who = ("everyone in the installing workspace" if not (settings.allowed_users or settings.allowed_usergroups)
-           else f"{len(settings.allowed_users)} listed people and members of {len(settings.allowed_usergroups)} "
+    who = ("everyone in the installing workspace" if not (settings.policy.allowed_users or settings.policy.allowed_usergroups)
+           else f"{len(settings.policy.allowed_users)} listed people and members of {len(settings.policy.allowed_usergroups)} "
                 "user group(s)")
     parts = [who]
-    if settings.allowed_channels:
-        parts.append(f"in {len(settings.allowed_channels)} listed channel(s) and DMs with the app")
-    if settings.denied_channels:
-        parts.append(f"never in {len(settings.denied_channels)} denied channel(s)")
-    parts.append("Slack Connect channels " + ("allowed" if settings.allow_shared_channels else "get no details"))
-    parts.append(f"audit log: {'standard output' if settings.audit_log == '-' else settings.audit_log}")
+    if settings.policy.allowed_channels:
+        parts.append(f"in {len(settings.policy.allowed_channels)} listed channel(s) and DMs with the app")
+    if settings.policy.denied_channels:
+        parts.append(f"never in {len(settings.policy.denied_channels)} denied channel(s)")
+    parts.append("Slack Connect channels " + ("allowed" if settings.policy.allow_shared_channels else "get no details"))
+    parts.append(f"audit log: {'standard output' if settings.tuning.audit_log == '-' else settings.tuning.audit_log}")
     return "; ".join(parts)
 
 
@@ -103,16 +103,17 @@ def _check_slack(settings: Settings, out: Print) -> bool:
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or auth.headers.get("X-OAuth-Scopes") or "").split(",")
                if s.strip()}
     if granted:
-        wanted = [*SCOPES, *(["usergroups:read"] if settings.allowed_usergroups else [])]
+        wanted = [*SCOPES, *(["usergroups:read"] if settings.policy.allowed_usergroups else [])]
         missing = [scope for scope in wanted if scope not in granted]
         if missing:
             out(f"✗ Slack: the bot token lacks {', '.join(missing)}: update the app from manifest.yml "
                 "(App Manifest) and reinstall it to the workspace")
             return False
         out("✓ Slack: the bot token has every scope the app uses")
-    if settings.mode == "socket" and settings.slack_app_token:
+    app_token = secret(settings.slack.app_token)
+    if settings.mode == "socket" and app_token:
         try:
-            build_web_client(settings, token="").apps_connections_open(app_token=settings.slack_app_token)
+            build_web_client(settings, token="").apps_connections_open(app_token=app_token)
             out("✓ Slack: app-level token can open Socket Mode connections")
         except SlackApiError as e:
             code = str(e.response.get("error", "unknown_error"))
@@ -128,15 +129,16 @@ def _check_slack(settings: Settings, out: Print) -> bool:
 def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> bool:
     from .wiring import build_qflow_client, build_token_provider
 
-    if settings.qualys_token:
-        exp = jwt_expiry(settings.qualys_token)
+    static_token = secret(settings.qualys.token)
+    if static_token:
+        exp = jwt_expiry(static_token)
         if exp is not None and exp < time.time():
             when = datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%d %H:%M UTC")
             out(f"✗ Qualys: QUALYS_TOKEN expired at {when}: get a new JWT, or use a service account "
                 "(QUALYS_USERNAME + QUALYS_PASSWORD) so the app renews tokens itself")
             return False
-    if not settings.qualys_token:
-        tokens = build_token_provider(settings, build_http_client(settings.request_timeout))
+    if not secret(settings.qualys.token):
+        tokens = build_token_provider(settings, build_http_client(settings.tuning.request_timeout))
         try:
             exp = jwt_expiry(tokens.token())
         except AuthenticationFailed as e:

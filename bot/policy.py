@@ -64,7 +64,7 @@ CANNOT_CHECK = Decision(False, Rule.CANNOT_CHECK, "the access rules")
 
 class Policy:
     def __init__(self, settings: Settings, home_team: str | None) -> None:
-        self._s = settings
+        self._s = settings.policy
         self.home_team = home_team
 
     @property

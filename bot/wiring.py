@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from .audit import AuditLog
 from .cards import Cards
-from .config import Settings
+from .config import Settings, secret
 from .links import LinkMatcher
 from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
 from .policy import Policy
@@ -39,29 +39,30 @@ from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
 
 def lookup_budget(settings: Settings) -> float:
     """What one lookup may spend on Qualys in all: 25 s, or one whole answer when that is longer."""
-    return max(LOOKUP_BUDGET_SECONDS, settings.request_timeout)
+    return max(LOOKUP_BUDGET_SECONDS, settings.tuning.request_timeout)
 
 
 def build_token_provider(settings: Settings, http: httpx.Client) -> TokenProvider:
     """The service token: a static JWT, or the service account's, renewed."""
-    if settings.qualys_token:
-        return StaticToken(settings.qualys_token)
-    return ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys_username or "",
-                               settings.qualys_password or "", http)
+    token = secret(settings.qualys.token)
+    if token:
+        return StaticToken(token)
+    return ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys.username or "",
+                               secret(settings.qualys.password) or "", http)
 
 
 def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:
     """A QFlowClient for the configured gateway and service token."""
     if not settings.qualys_gateway_url:
         raise ValueError("no Qualys gateway configured")
-    http = build_http_client(settings.request_timeout, transport)
+    http = build_http_client(settings.tuning.request_timeout, transport)
     return QFlowClient(
         settings.qualys_gateway_url,
         build_token_provider(settings, http),
         http,
-        execution_method=settings.execution_method,
-        retry=RetryPolicy(max_attempts=settings.max_attempts, total_budget=lookup_budget(settings)),
-        answer_seconds=settings.request_timeout,
+        execution_method=settings.qualys.execution_method,
+        retry=RetryPolicy(max_attempts=settings.tuning.max_attempts, total_budget=lookup_budget(settings)),
+        answer_seconds=settings.tuning.request_timeout,
     )
 
 
@@ -69,16 +70,16 @@ def build_lookups(settings: Settings, client: QFlowClient | None = None) -> Exec
     """Cached, single-flight lookups bounded by the settings' memory and time budgets."""
     return ExecutionLookups(
         client or build_qflow_client(settings),
-        finished_ttl=settings.cache_finished_seconds,
-        running_ttl=settings.cache_running_seconds,
+        finished_ttl=settings.tuning.cache_finished_seconds,
+        running_ttl=settings.tuning.cache_running_seconds,
         budget=lookup_budget(settings),
-        max_bytes=settings.cache_mb * 1024 * 1024,
+        max_bytes=settings.tuning.cache_mb * 1024 * 1024,
     )
 
 
 def redactor_for(settings: Settings) -> Redactor:
     """The operator's patterns and the app's own secrets, masked wherever a card is rendered."""
-    return Redactor(settings.redact_patterns, settings.secrets)
+    return Redactor(settings.tuning.redact_patterns, settings.secrets)
 
 
 def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: AuditLog | None) -> Cards:
@@ -90,7 +91,7 @@ def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: Aud
 def build_web_client(settings: Settings, token: str | None = None) -> WebClient:
     """A Web API client for `SLACK_API_URL` that waits out 429s and retries 5xx, bounded."""
     return WebClient(
-        token=token if token is not None else settings.slack_bot_token,
+        token=token if token is not None else secret(settings.slack.bot_token),
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=slack_retry_handlers(),
@@ -123,12 +124,12 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     did not accept it, and nothing is left running."""
     web = web or build_web_client(settings)
     lookups = lookups or build_lookups(settings)
-    audit = AuditLog(settings.audit_log)
+    audit = AuditLog(settings.tuning.audit_log)
     cards = build_cards(settings, lookups, audit)
-    access = Access(Policy(settings, home_team=None), web, audit=audit, contact=settings.policy_contact)
-    pool = WorkPool(settings.workers, "qflow-lookup")
-    follower = CardFollower(cards, pool.submit, refresh_seconds=settings.refresh_seconds,
-                            refresh_max_minutes=settings.refresh_max_minutes, clock=clock)
+    access = Access(Policy(settings, home_team=None), web, audit=audit, contact=settings.policy.policy_contact)
+    pool = WorkPool(settings.tuning.workers, "qflow-lookup")
+    follower = CardFollower(cards, pool.submit, refresh_seconds=settings.tuning.refresh_seconds,
+                            refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
     answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
                       matcher=LinkMatcher(settings.qualys_link_domains))
     try:

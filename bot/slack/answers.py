@@ -93,12 +93,12 @@ class Answers:
                                   execution_id=execution_id)
             return
         asker = Asker(user, channel, "unfurl", public=True, shared=shared)
-        if len(found) > self._settings.max_cards:
+        if len(found) > self._settings.tuning.max_cards:
             log.info("unfurling %d of %d execution links in one message (QFLOW_MAX_CARDS)",
-                     self._settings.max_cards, len(found))
+                     self._settings.tuning.max_cards, len(found))
         if not self._access.allowed(asker, [e for _, e in found], ephemeral_sender(self._client, channel, user)):
             return
-        for url, execution_id in found[: self._settings.max_cards]:
+        for url, execution_id in found[: self._settings.tuning.max_cards]:
             destination = Unfurl(self._client, url, channel=channel, ts=text(event, "message_ts"),
                                  unfurl_id=text(event, "unfurl_id"), source=source)
             state = CardState(execution_id, private=False, compact=True)
@@ -115,7 +115,7 @@ class Answers:
 
     def answer_shortcut(self, words: str, response_url: str, asker: Asker) -> None:
         """The message shortcut: every execution in the message, privately, with Share in channel."""
-        limit = min(self._settings.max_cards, ResponseUrl.MAX_USES - 1)
+        limit = min(self._settings.tuning.max_cards, ResponseUrl.MAX_USES - 1)
 
         def answer() -> None:
             found = self._matcher.find(words)
@@ -180,7 +180,7 @@ class Answers:
                    else ephemeral_sender(self._client, channel, asker.user))
         if not self._access.allowed(asker, [f.execution_id for f in found], deny_to):
             return
-        limit = self._settings.max_cards
+        limit = self._settings.tuning.max_cards
         for item in found[:limit]:
             destination = ChannelMessage(self._client, channel, thread_ts)
             if not self._follower.deliver(CardState(item.execution_id, private=False), destination, follow=True,

@@ -11,7 +11,7 @@ from cachetools import TTLCache
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from ..config import Settings
+from ..config import Settings, secret
 from .answers import Answers
 from .listeners import register_listeners
 from .payload import ID_CHARS, text
@@ -23,7 +23,7 @@ def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
     """The Bolt app with every listener registered. Checks the bot token with auth.test."""
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or "",
+        signing_secret=secret(settings.slack.signing_secret) or "",
         request_verification_enabled=settings.mode == "http",
         # Listeners only ack and hand work to the Answers pool, so acks never wait on Qualys.
         process_before_response=True,

@@ -12,10 +12,10 @@ GOOD = {
 
 def test_good_settings_and_platform_urls():
     s = load_settings(GOOD)
-    assert s.mode == "http" and s.port == 3000 and s.host == "0.0.0.0"
+    assert s.mode == "http" and s.slack.port == 3000 and s.slack.host == "0.0.0.0"
     assert s.qualys_gateway_url == "https://gateway.qg2.apps.qualys.eu"
     assert s.qualys_ui_url == "https://qualysguard.qg2.apps.qualys.eu"
-    assert s.slack_api_url == "https://slack.com/api/" and s.execution_method == "POST"
+    assert s.slack_api_url == "https://slack.com/api/" and s.qualys.execution_method == "POST"
     assert "xoxb" not in repr(s) and "aaa.bbb" not in repr(s) and "sig-secret" not in repr(s)
 
 
@@ -56,12 +56,12 @@ def test_socket_mode_needs_app_token_not_signing_secret():
 
 
 def test_token_choices():
-    assert load_settings({**GOOD, "QUALYS_TOKEN": "Bearer aaa.bbb.ccc"}).qualys_token == "aaa.bbb.ccc"
+    assert load_settings({**GOOD, "QUALYS_TOKEN": "Bearer aaa.bbb.ccc"}).qualys.token.get_secret_value() == "aaa.bbb.ccc"
     both = {**GOOD, "QUALYS_USERNAME": "u", "QUALYS_PASSWORD": "p"}
     with pytest.raises(ConfigError, match="both set"):
         load_settings(both)
     account = {k: v for k, v in both.items() if k != "QUALYS_TOKEN"}
-    assert load_settings(account).qualys_username == "u"
+    assert load_settings(account).qualys.username == "u"
     with pytest.raises(ConfigError, match="JWT"):
         load_settings({**GOOD, "QUALYS_TOKEN": "not a jwt"})
 
@@ -86,7 +86,7 @@ def test_the_env_example_placeholders_are_named_as_such():
 
 
 def test_audit_log_target(tmp_path):
-    assert load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path / "audit.jsonl")}).audit_log.endswith("audit.jsonl")
+    assert load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path / "audit.jsonl")}).tuning.audit_log.endswith("audit.jsonl")
     with pytest.raises(ConfigError, match="QFLOW_AUDIT_LOG"):
         load_settings({**GOOD, "QFLOW_AUDIT_LOG": str(tmp_path / "missing" / "audit.jsonl")})
     with pytest.raises(ConfigError, match="QFLOW_AUDIT_LOG"):
