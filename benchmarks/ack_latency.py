@@ -13,8 +13,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
+from tests.fakes.world import fakes, new_execution
 
 
 def rss_mib(pid: int) -> float:

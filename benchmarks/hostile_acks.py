@@ -17,8 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.ack_latency import percentile
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
+from tests.fakes.world import fakes, new_execution
 from tests.hostile import hostile_texts
 
 

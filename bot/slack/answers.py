@@ -40,7 +40,8 @@ class Answers:
     """What the listeners hand each request to: it answers on the worker pool."""
 
     def __init__(self, settings: Settings, *, client: WebClient, cards: Cards, follower: CardFollower,
-                 access: Access, pool: WorkPool, matcher: LinkMatcher) -> None:
+                 access: Access, pool: WorkPool, matcher: LinkMatcher,
+                 response_url: Callable[..., ResponseUrl] = ResponseUrl) -> None:
         self._settings = settings
         self._client = client
         self._cards = cards
@@ -48,6 +49,7 @@ class Answers:
         self._access = access
         self._pool = pool
         self._matcher = matcher
+        self._response_url = response_url
 
     def _submit(self, job: Callable[..., Any], *args: Any) -> None:
         self._pool.submit(job, *args)
@@ -61,7 +63,7 @@ class Answers:
     def answer_command(self, state: CardState, response_url: str, asker: Asker) -> None:
         """The slash command's card, privately, replacing the "Looking up…" ack."""
         key = ephemeral_key(asker.channel, asker.user, state.execution_id)
-        destination = ResponseUrl(response_url, key=key, response_type="ephemeral", replace_original=True)
+        destination = self._response_url(response_url, key=key, response_type="ephemeral", replace_original=True)
 
         def answer() -> None:
             if self._access.allowed(asker, [state.execution_id], destination.send):
@@ -130,7 +132,8 @@ class Answers:
         checked for the clicking user, whoever asked first."""
         if action_id == OPEN:
             return
-        private = ResponseUrl(response_url, response_type="ephemeral", replace_original=False) if response_url else None
+        private = (self._response_url(response_url, response_type="ephemeral", replace_original=False)
+                   if response_url else None)
         deny_to = private.send if private else ephemeral_sender(self._client, channel, user)
         try:
             state = parse_state(value)
@@ -154,7 +157,7 @@ class Answers:
         elif response_url:
             key = (ephemeral_key(channel, user, state.execution_id) if container.get("is_ephemeral")
                    else f"msg:{slack_id(container, 'channel_id')}:{message_ts}")
-            destination = ResponseUrl(response_url, key=key, replace_original=True)
+            destination = self._response_url(response_url, key=key, replace_original=True)
         else:
             return
         asker = Asker(user, channel, "click", public=public, user_team=user_team)
@@ -191,7 +194,7 @@ class Answers:
             self._post_or_explain(render_too_many(found[limit:], limit), channel, thread_ts, asker.user)
 
     def _answer_shortcut(self, shown: list[Found], rest: list[Found], response_url: str, asker: Asker) -> None:
-        destination = ResponseUrl(response_url)
+        destination = self._response_url(response_url)
         if not shown:
             self._cards.record(entry=asker.entry, user=asker.user, channel=asker.channel, outcome="no_ids")
             destination.send(render_found_nothing(shortcut=True), response_type="ephemeral")
@@ -220,7 +223,7 @@ class Answers:
             log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
 
     def _share(self, state: CardState, response_url: str, asker: Asker) -> None:
-        destination = ResponseUrl(response_url)
+        destination = self._response_url(response_url)
         deny = lambda m: destination.send(m, response_type="ephemeral", replace_original=False)  # noqa: E731
         if not self._access.allowed(asker, [state.execution_id], deny):
             return

@@ -43,11 +43,12 @@ class Follows:
     """Calls `tick(follow)` every `interval` seconds per card until it returns False or stop()."""
 
     def __init__(self, tick: Callable[[Follow], bool], submit: Callable[[Callable[[], None]], object],
-                 interval: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval: float, *, clock: Callable[[], float] = time.monotonic, most: int = MAX_FOLLOWED) -> None:
         self._tick = tick
         self._submit = submit
         self.interval = interval
         self._clock = clock
+        self._most = most
         self._heap: list[tuple[float, int, Follow]] = []
         self._by_key: dict[str, Follow] = {}
         self._order = itertools.count()
@@ -60,7 +61,7 @@ class Follows:
         """Follow a card for at most `seconds`; None when following is not possible now."""
         key = destination.key
         with self._changed:
-            if self._stopped or len(self._by_key) >= MAX_FOLLOWED:
+            if self._stopped or len(self._by_key) >= self._most:
                 return None
             if key and key in self._by_key:
                 self._by_key[key].done = True  # the newer card of the same message wins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
@@ -31,7 +32,9 @@ class ClampedRateLimitRetryHandler(RateLimitErrorRetryHandler):
     answer is lost) and a huge value holds a worker for hours. Here any value is read safely and the
     wait is clamped to MAX_SLACK_WAIT_SECONDS (garbage: 1 s)."""
 
-    sleep = staticmethod(time.sleep)
+    def __init__(self, max_retry_count: int = 1, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._sleep = sleep
 
     def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest,
                                  response: HttpResponse | None = None, error: Exception | None = None) -> None:
@@ -39,7 +42,7 @@ class ClampedRateLimitRetryHandler(RateLimitErrorRetryHandler):
             raise error  # type: ignore[misc]
         state.next_attempt_requested = True
         wait = _retry_after(response)
-        self.sleep(min(1.0 if wait is None else wait, MAX_SLACK_WAIT_SECONDS) + random.random())
+        self._sleep(min(1.0 if wait is None else wait, MAX_SLACK_WAIT_SECONDS) + random.random())
         state.increment_current_attempt()
 
 

@@ -1,52 +1,15 @@
 from __future__ import annotations
 
-import copy
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from tests.e2e.harness import RunningApp, app_env, run_app
-from tests.fakes.qualys import FakeQualys, load_example
+from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
+from tests.fakes.world import stock_qualys
 from tests.slack_checks import assert_valid_message
-
-WORKFLOW_ID = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
-
-
-def stock_qualys() -> FakeQualys:
-    fake = FakeQualys().start()
-    fake.add_execution(load_example("sample-response.json"))
-    fake.add_execution(load_example("failed-with-steps.json"))
-    fake.add_execution(load_example("running.json"), inline_steps=False)
-    fake.workflows[WORKFLOW_ID] = {
-        "id": WORKFLOW_ID,
-        "name": "Remediate public S3 buckets",
-        "definition": '{"components": [{"id": "node-67649155-filter", "name": "Only public buckets", "type": "filter"},'
-                      ' {"id": "node-1a2b3c4d-awsapi", "name": "List S3 buckets", "type": "awsapi"}]}',
-    }
-    return fake
-
-
-@contextmanager
-def fakes() -> Iterator[tuple[FakeSlack, FakeQualys]]:
-    """A fresh fake Slack and stock fake Qualys, stopped afterwards."""
-    slack, qualys = FakeSlack().start(), stock_qualys()
-    try:
-        yield slack, qualys
-    finally:
-        slack.stop()
-        qualys.stop()
-
-
-def new_execution(qualys: FakeQualys, example: str = "sample-response.json", **changes) -> str:
-    """A copy of an example under a fresh id, so tests sharing one app never share a cache entry."""
-    data = copy.deepcopy(load_example(example))
-    data["id"] = data["execution"] = str(uuid.uuid4())
-    data.update(changes)
-    return qualys.add_execution(data)
 
 
 class Expectations:

@@ -7,9 +7,9 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.conftest import fakes
 from tests.e2e.harness import ROOT, app_env
 from tests.fakes.qualys import make_jwt
+from tests.fakes.world import fakes
 from tests.slack_checks import all_text, assert_valid_message
 
 SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import assert_valid_message
 
 REQUESTS = 48

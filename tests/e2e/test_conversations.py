@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 FAILED = "7c9e6679-7425-40de-944b-e07fc1f90ae7"

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
+from tests.fakes.world import fakes, new_execution
 
 SLACK_DOWN = Reply(200, json.dumps({"ok": False, "error": "fatal_error"}))
 

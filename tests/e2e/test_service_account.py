@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import PASSWORD, USERNAME
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import all_text, assert_valid_message
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import new_execution
 from tests.fakes._server import Reply
 from tests.fakes.qualys import error_body
+from tests.fakes.world import new_execution
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"

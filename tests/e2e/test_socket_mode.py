@@ -8,9 +8,9 @@ import threading
 
 from websockets.sync.server import serve
 
-from tests.e2e.conftest import stock_qualys
 from tests.e2e.harness import app_env, run_app
 from tests.fakes.slack import APP_TOKEN, FakeSlack
+from tests.fakes.world import stock_qualys
 from tests.slack_checks import assert_valid_message
 
 SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"

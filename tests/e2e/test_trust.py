@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 CONTACT = "#secops-help"

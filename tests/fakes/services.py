@@ -76,8 +76,9 @@ class RecordingClient:
 
 
 def answers_for(settings: Settings, *, gate: Gate | None = None, follower: RecordingFollower | None = None,
-                cards: Any = None, client: Any = None) -> Answers:
+                cards: Any = None, client: Any = None, response_url: Any = None) -> Answers:
     """An Answers whose collaborators are the stand-ins above (or the ones given)."""
+    extra = {"response_url": response_url} if response_url else {}
     return Answers(settings, client=client or RecordingClient(), cards=cards or NoLookups(),
                    follower=follower or RecordingFollower(), access=gate or Gate(), pool=InlinePool(),  # type: ignore[arg-type]
-                   matcher=LinkMatcher(settings.qualys_link_domains))
+                   matcher=LinkMatcher(settings.qualys_link_domains), **extra)

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 
 from bot.lookup import LOOKUP_BUDGET_SECONDS
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import PASSWORD, USERNAME, FakeQualys, error_body
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.world import fakes, new_execution
 from tests.reliability.figures import FIGURES
 from tests.slack_checks import assert_valid_message
 

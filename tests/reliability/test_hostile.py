@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from tests.e2e.conftest import fakes, new_execution
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import error_body
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET
+from tests.fakes.world import fakes, new_execution
 from tests.hostile import DISGUISED_LINKS, QUALYS_LINKS, hostile_button_values, hostile_texts
 from tests.reliability.figures import FIGURES
 

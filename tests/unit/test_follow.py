@@ -53,9 +53,8 @@ def test_stop_ends_everything_and_refuses_new_follows():
     assert len(follows) == 0 and started == []
 
 
-def test_the_number_followed_at_once_is_capped(monkeypatch):
-    monkeypatch.setattr("bot.slack.follow.MAX_FOLLOWED", 2)
-    follows = Follows(lambda f: True, lambda job: None, interval=3600)
+def test_the_number_followed_at_once_is_capped():
+    follows = Follows(lambda f: True, lambda job: None, interval=3600, most=2)
     assert follows.add(CardState(EID), Dest("1"), 60) and follows.add(CardState(EID), Dest("2"), 60)
     assert follows.add(CardState(EID), Dest("3"), 60) is None
     follows.stop()

@@ -23,7 +23,6 @@ from bot.render import (
     render_invalid_id,
     render_usage,
 )
-from bot.slack import answers as answers_module
 from tests.fakes.services import DENY_ALL, Gate, RecordingClient, answers_for
 from tests.slack_checks import assert_valid_message
 
@@ -135,17 +134,13 @@ def test_a_forged_button_value_never_fetches_what_the_policy_forbids(action_id, 
             return True
 
     client = RecordingClient()
-    answers = answers_for(load_settings(ENV), gate=Gate(DENY_ALL), client=client)  # its cards fail any lookup
-    real = answers_module.ResponseUrl
-    answers_module.ResponseUrl = RecordingResponseUrl  # type: ignore[misc, assignment]
-    try:
-        # Clicks in messages always carry a response_url; clicks inside unfurls may not.
-        container = ({"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C1", "message_ts": "1.2",
-                      "app_unfurl_url": "https://qualysguard.qualys.com/e/" + EID} if in_unfurl
-                     else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
-        answers.answer_click(action_id, value, response_url=None if in_unfurl else "https://hooks.example/r",
-                             container=container, channel="C1", user="U0X")
-    finally:
-        answers_module.ResponseUrl = real  # type: ignore[misc]
+    # Its cards fail any lookup; its access check refuses everyone.
+    answers = answers_for(load_settings(ENV), gate=Gate(DENY_ALL), client=client, response_url=RecordingResponseUrl)
+    # Clicks in messages always carry a response_url; clicks inside unfurls may not.
+    container = ({"type": "message_attachment", "is_app_unfurl": True, "channel_id": "C1", "message_ts": "1.2",
+                  "app_unfurl_url": "https://qualysguard.qualys.com/e/" + EID} if in_unfurl
+                 else {"type": "message", "is_ephemeral": ephemeral, "channel_id": "C1", "message_ts": "1.2"})
+    answers.answer_click(action_id, value, response_url=None if in_unfurl else "https://hooks.example/r",
+                         container=container, channel="C1", user="U0X")
     told.extend(e["text"] for e in client.ephemeral)
     assert len(told) == (0 if action_id == "qflow_open" else 1)  # a link button is only acknowledged

@@ -67,8 +67,7 @@ def test_any_qualys_wait_header_is_clamped_or_ignored(value, name):
 @given(header_values)
 def test_any_slack_retry_after_is_waited_out_within_the_bound(value):
     slept: list[float] = []
-    handler = ClampedRateLimitRetryHandler(max_retry_count=3)
-    handler.sleep = slept.append  # type: ignore[method-assign]
+    handler = ClampedRateLimitRetryHandler(max_retry_count=3, sleep=slept.append)
     state = RetryState()
     request = HttpRequest(method="POST", url="https://slack.test/api/chat.postMessage", headers={}, data=None)
     response = HttpResponse(status_code=429, headers={"Retry-After": [value]}, data=b"{}")

@@ -16,9 +16,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import load_settings
 from bot.wiring import Wired, build
-from tests.e2e.conftest import fakes, new_execution
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 
