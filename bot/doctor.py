@@ -13,7 +13,6 @@ from .qflow import (
     AuthenticationFailed,
     ExecutionNotFound,
     QFlowError,
-    build_http_client,
 )
 from .qflow.auth import jwt_expiry
 from .render.errors import words_for
@@ -127,7 +126,7 @@ def _check_slack(settings: Settings, out: Print) -> bool:
 
 
 def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> bool:
-    from .wiring import build_qflow_client, build_token_provider
+    from .wiring import build_qflow_client, build_qflow_http, build_token_provider
 
     static_token = secret(settings.qualys.token)
     if static_token:
@@ -138,7 +137,7 @@ def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> b
                 "(QUALYS_USERNAME + QUALYS_PASSWORD) so the app renews tokens itself")
             return False
     if not secret(settings.qualys.token):
-        tokens = build_token_provider(settings, build_http_client(settings.tuning.request_timeout))
+        tokens = build_token_provider(settings, build_qflow_http(settings))
         try:
             exp = jwt_expiry(tokens.token())
         except AuthenticationFailed as e:

@@ -42,6 +42,11 @@ def lookup_budget(settings: Settings) -> float:
     return max(LOOKUP_BUDGET_SECONDS, settings.tuning.request_timeout)
 
 
+def build_qflow_http(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """The HTTP client for the Qualys gateway (whole-answer deadlines, bounded pool)."""
+    return build_http_client(settings.tuning.request_timeout, transport)
+
+
 def build_token_provider(settings: Settings, http: httpx.Client) -> TokenProvider:
     """The service token: a static JWT, or the service account's, renewed."""
     token = secret(settings.qualys.token)
@@ -55,7 +60,7 @@ def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None
     """A QFlowClient for the configured gateway and service token."""
     if not settings.qualys_gateway_url:
         raise ValueError("no Qualys gateway configured")
-    http = build_http_client(settings.tuning.request_timeout, transport)
+    http = build_qflow_http(settings, transport)
     return QFlowClient(
         settings.qualys_gateway_url,
         build_token_provider(settings, http),
