@@ -136,7 +136,6 @@ class Settings(BaseModel):
     mode: Mode
     qualys_gateway_url: str | None
     qualys_ui_url: str | None
-    qualys_platform: str | None
 
     @property
     def slack_api_url(self) -> str:
@@ -236,8 +235,7 @@ def load_settings(
     if resolved_mode != "socket":
         slack = slack.model_copy(update={"app_token": None})
     return Settings(slack=slack, qualys=qualys, tuning=tuning, policy=policy, mode=resolved_mode,
-                    qualys_gateway_url=gateway_url, qualys_ui_url=ui_url.rstrip("/") if ui_url else None,
-                    qualys_platform=qualys.platform if platform else None)
+                    qualys_gateway_url=gateway_url, qualys_ui_url=ui_url.rstrip("/") if ui_url else None)
 
 
 def _slack_problems(slack: SlackSettings, mode: Mode) -> list[str]:
