@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--steps", action="store_true", help="with the steps expanded")
     views.add_argument("--errors", action="store_true", help="with the errors expanded")
     preview.add_argument("--page", type=int, default=1, help="page of steps or errors (from 1)")
+    preview.add_argument("--unfurl", action="store_true", help="the compact form a pasted link unfurls into")
     doctor = sub.add_parser("doctor", help="check the settings, Slack and Qualys")
     doctor.add_argument("--execution", help="also look up this execution id")
     return parser
@@ -88,13 +89,14 @@ def _preview(args: argparse.Namespace) -> int:
     try:
         if kind == "file":
             settings = load_settings(os.environ, need_slack=False, need_qualys=False)
-            message, ok = preview_file(Path(args.target), settings, view, page), True
+            message, ok = preview_file(Path(args.target), settings, view, page, unfurl=args.unfurl), True
         elif kind == "id":
             from .links import execution_id_in_token
 
             settings = load_settings(os.environ, need_slack=False, need_qualys=True)
             configure_logging("WARNING", settings.secrets)
-            message, ok = preview_live(execution_id_in_token(args.target) or "", settings, view, page)
+            message, ok = preview_live(execution_id_in_token(args.target) or "", settings, view, page,
+                                       unfurl=args.unfurl)
         else:
             print(f"qflow-bot preview: {args.target!r} is neither a JSON file nor an execution id "
                   "(a UUID like 0e71f117-648f-4ad2-a3a9-8f1b857a1b70, or its link)", file=sys.stderr)

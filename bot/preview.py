@@ -20,7 +20,13 @@ class PreviewError(Exception):
     """The argument is neither a readable execution file nor an execution id."""
 
 
-def preview_file(path: Path, settings: Settings, view: View = "summary", page: int = 0) -> SlackMessage:
+def _state(execution_id: str, view: View, page: int, unfurl: bool) -> CardState:
+    """A private answer's card, or (`unfurl`) the compact one a pasted link unfurls into."""
+    return CardState(execution_id, view, page, private=not unfurl, compact=unfurl)
+
+
+def preview_file(path: Path, settings: Settings, view: View = "summary", page: int = 0, *,
+                 unfurl: bool = False) -> SlackMessage:
     """The card for an API response (`{"data": {...}}`) or a bare execution object saved in `path`."""
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
@@ -35,16 +41,15 @@ def preview_file(path: Path, settings: Settings, view: View = "summary", page: i
     except ValueError as e:
         raise PreviewError(f"{path} holds no execution object: {e}") from None
     execution_id = execution.execution_id or "00000000-0000-0000-0000-000000000000"
-    state = CardState(execution_id, view, page, private=True)
+    state = _state(execution_id, view, page, unfurl)
     return build_cards(settings, None, None).render(Lookup(execution, datetime.now(UTC), cache_hit=False), state)
 
 
-def preview_live(execution_id: str, settings: Settings, view: View = "summary", page: int = 0) -> tuple[SlackMessage, bool]:
+def preview_live(execution_id: str, settings: Settings, view: View = "summary", page: int = 0, *,
+                 unfurl: bool = False) -> tuple[SlackMessage, bool]:
     """The card (or the error message a user would see) for a live execution; True when it is a card."""
-    message, lookup = build_cards(settings, build_lookups(settings), None).card(
-        CardState(execution_id, view, page, private=True))
+    message, lookup = build_cards(settings, build_lookups(settings), None).card(_state(execution_id, view, page, unfurl))
     return message, lookup is not None
-
 
 
 def target_kind(argument: str) -> str:

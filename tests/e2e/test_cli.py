@@ -49,6 +49,15 @@ def test_only_the_working_directory_dotenv_is_read(tmp_path):
     assert "QUALYS_PLATFORM or QUALYS_BASE_URL is not set" in result.stderr
 
 
+def test_preview_prints_the_unfurl_form_on_request():
+    full = json.loads(run(["preview", "examples/failed-with-steps.json"], clean_env()).stdout)
+    unfurl = json.loads(run(["preview", "examples/failed-with-steps.json", "--unfurl"], clean_env()).stdout)
+    assert full["blocks"][0]["type"] == "header" and unfurl["blocks"][0]["type"] == "section"
+    assert_valid_message(unfurl)
+    names = {e["text"]["text"] for b in unfurl["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert "Share in channel" not in names and "Show steps" in names  # an unfurl is public already
+
+
 def test_preview_offline_files(tmp_path):
     for name, steps in (("sample-response.json", False), ("failed-with-steps.json", True), ("running.json", False)):
         result = run(["preview", f"examples/{name}", *(["--steps"] if steps else [])], clean_env())
