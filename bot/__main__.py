@@ -22,8 +22,11 @@ SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qflow-bot", description="QFlow for Slack")
+    parser = argparse.ArgumentParser(
+        prog="qflow-bot", description="QFlow for Slack. With no subcommand it serves Slack: in Socket Mode when "
+        "SLACK_APP_TOKEN is set, otherwise over HTTP on $PORT (default 3000), POST /slack/events and GET /healthz.")
     sub = parser.add_subparsers(dest="command")
+    sub.add_parser("help", help="show this help")
     sub.add_parser("http", help="serve over HTTP on $PORT even if SLACK_APP_TOKEN is set")
     sub.add_parser("socket", help="connect in Socket Mode (needs SLACK_APP_TOKEN)")
     preview = sub.add_parser("preview", help="print the Block Kit JSON of a card")
@@ -40,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env", override=False)  # the working directory's only, as the README says
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "help":
+        parser.print_help()
+        return 0
     if args.command == "preview":
         return _preview(args)
     if args.command == "doctor":

@@ -17,18 +17,23 @@ EXAMPLE_ID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
 
 
 def render_help(command: str = "/qflow") -> SlackMessage:
-    """What the slash command does, with examples."""
+    """Every way to use the app, with one example each."""
     c = safe(command, 30)
     text = (
         f"*{c}* shows a Qualys QFlow workflow execution right here.\n"
-        f"• `{c} execution &lt;id&gt;`: the execution's summary card\n"
+        f"• `{c} execution &lt;id&gt;`: the execution's summary card, e.g. `{c} execution {EXAMPLE_ID}`\n"
         f"• `{c} execution &lt;id&gt; steps`: the card with its steps expanded\n"
+        f"• `{c} execution &lt;id&gt; errors`: the card with its errors expanded\n"
         f"• `{c} &lt;id&gt;`: the same as `execution &lt;id&gt;`\n"
+        "• Paste an execution link from Qualys in a message: it unfurls into a compact card\n"
+        f"• Mention me with an id or link, e.g. `@QFlow {EXAMPLE_ID}`: the card in the thread\n"
+        "• Send me a direct message with an id or link: the card in our DM\n"
+        "• *More actions → Look up QFlow executions* on any message: a private card for every id and link in it\n"
         f"• `{c} help`: this message\n"
         f"The id is the execution's UUID, like `{EXAMPLE_ID}`, or its link from Qualys. "
-        "Answers are private to you until you press *Share in channel*."
+        "Answers to the command and the shortcut are private to you until you press *Share in channel*."
     )
-    return SlackMessage.of(f"{c} help: {c} execution &lt;id&gt; [steps]", [SectionBlock(text=md(text))])
+    return SlackMessage.of(f"{c} help: {c} execution &lt;id&gt; [steps|errors]", [SectionBlock(text=md(text))])
 
 
 def render_usage(given: str, command: str = "/qflow") -> SlackMessage:

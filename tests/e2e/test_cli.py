@@ -49,6 +49,12 @@ def test_only_the_working_directory_dotenv_is_read(tmp_path):
     assert "QUALYS_PLATFORM or QUALYS_BASE_URL is not set" in result.stderr
 
 
+def test_help_says_what_running_with_no_subcommand_does():
+    for args in (["--help"], ["help"]):
+        result = run(args, clean_env())
+        assert result.returncode == 0 and "With no subcommand it serves Slack" in result.stdout, result.stderr
+
+
 def test_preview_prints_the_unfurl_form_on_request():
     full = json.loads(run(["preview", "examples/failed-with-steps.json"], clean_env()).stdout)
     unfurl = json.loads(run(["preview", "examples/failed-with-steps.json", "--unfurl"], clean_env()).stdout)

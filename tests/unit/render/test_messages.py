@@ -45,7 +45,10 @@ def test_help_usage_and_bad_id():
     for payload in (render_help().payload(), render_usage("<!channel> do it").payload(),
                     render_invalid_id("<@U1> nope").payload()):
         assert_valid_message(payload)
-    assert "execution &lt;id&gt; steps" in all_text(render_help().payload())
+    help_text = all_text(render_help().payload())
+    for way in ("execution &lt;id&gt; steps", "execution &lt;id&gt; errors", "Paste an execution link", "Mention me",
+                "direct message", "Look up QFlow executions"):
+        assert way in help_text, way
     assert "&lt;!channel&gt; do it" in all_text(render_usage("<!channel> do it").payload())
     text = all_text(render_invalid_id("abc").payload())
     assert "`abc` isn't an execution id" in text and EID in text
