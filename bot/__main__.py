@@ -73,8 +73,12 @@ def _serve(mode: Mode | None) -> int:
 
     try:
         wired = build(settings)
-    except Exception as error:  # Bolt's auth.test at start: bad token or Slack unreachable
-        log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `qflow-bot doctor` for details.",
+    except OSError as error:  # Bolt's auth.test at start could not reach Slack at all (DNS, refused, TLS…)
+        log.error("Could not reach Slack at %s (%s). Check SLACK_API_URL and the network, then run "
+                  "`scripts/run doctor`.", settings.slack_api_url, getattr(error, "reason", error))
+        return 1
+    except Exception as error:  # Slack answered, and refused the token
+        log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `scripts/run doctor` for details.",
                   settings.slack_api_url, error)
         return 1
     app_token = secret(settings.slack.app_token)
@@ -122,7 +126,8 @@ def _doctor(args: argparse.Namespace) -> int:
     from .doctor import run_doctor
 
     scrub = scrubber(os.environ.get(name, "") for name in SECRET_VARIABLES)
-    configure_logging("ERROR", [os.environ.get(name, "") for name in SECRET_VARIABLES])
+    # The checklist says what failed and how to fix it: library log lines would only repeat it, rawly.
+    configure_logging("CRITICAL", [os.environ.get(name, "") for name in SECRET_VARIABLES])
     return run_doctor(os.environ, lambda line: print(scrub(line), flush=True), args.execution)
 
 

@@ -61,7 +61,7 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
         ok &= _check_qualys(qualys, out, execution_id)
     else:
         out("- Qualys: not checked until the Qualys settings above are fixed")
-    out("All checks passed." if ok else "Some checks failed: fix the ✗ lines and run `qflow-bot doctor` again.")
+    out("All checks passed." if ok else "Some checks failed: fix the ✗ lines and run `scripts/run doctor` again.")
     return 0 if ok else 1
 
 
@@ -145,8 +145,8 @@ def _check_qualys(settings: Settings, out: Print, execution_id: str | None) -> b
                 f"(HTTP {e.status_code}): check QUALYS_USERNAME and QUALYS_PASSWORD")
             return False
         except QFlowError as e:
-            out(f"✗ Qualys: could not get a token from {settings.qualys_gateway_url}/auth ({e}): "
-                "check QUALYS_BASE_URL/QUALYS_PLATFORM")
+            out(f"✗ Qualys: getting a token at {settings.qualys_gateway_url}/auth: "
+                f"{words_for(e).admin(e, settings.qualys_gateway_url or '')}")
             return False
         until = datetime.fromtimestamp(exp, UTC).strftime("%H:%M UTC") if exp else "an unknown time"
         out(f"✓ Qualys: the service account logged in (its token lasts until {until}; the app renews it)")

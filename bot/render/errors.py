@@ -38,8 +38,11 @@ def _rate_limited(e: qflow_errors.RateLimited, eid: str, _: Redactor) -> str:
             f"{eid} yet. Try again{wait}.")
 
 
-_UNREACHABLE_ADMIN: Callable[[Any, str], str] = \
-    lambda e, gw: f"could not reach {gw} ({e}): check QUALYS_BASE_URL/QUALYS_PLATFORM"  # noqa: E731
+def _unreachable_admin(e: qflow_errors.QFlowError, gateway: str) -> str:
+    why = "it did not answer in time" if isinstance(e, qflow_errors.QFlowTimeout) else "the connection failed"
+    cause = f", {type(e.__cause__).__name__}" if e.__cause__ else ""
+    return f"could not reach {gateway} ({why}{cause}): check QUALYS_BASE_URL/QUALYS_PLATFORM and the network"
+
 
 ERROR_WORDS: dict[type[BaseException], ErrorWords] = {
     qflow_errors.Unauthorized: ErrorWords(
@@ -66,11 +69,11 @@ ERROR_WORDS: dict[type[BaseException], ErrorWords] = {
                             try_again=True),
     qflow_errors.QFlowTimeout: ErrorWords(
         lambda e, eid, r: f"⌛ Qualys didn't answer in time while I looked up {eid}, even after retrying. "
-        "Try again in a minute.", _UNREACHABLE_ADMIN, try_again=True),
+        "Try again in a minute.", _unreachable_admin, try_again=True),
     qflow_errors.QFlowConnectionError: ErrorWords(
         lambda e, eid, r: f"🔌 I couldn't reach Qualys to look up {eid}, even after retrying. Try again in a minute; "
         "if it keeps happening, ask the app's admin to check `QUALYS_BASE_URL`/`QUALYS_PLATFORM`.",
-        _UNREACHABLE_ADMIN, try_again=True),
+        _unreachable_admin, try_again=True),
     qflow_errors.ServerError: ErrorWords(
         lambda e, eid, r: f"⚠️ Qualys had a problem answering for {eid} (HTTP {e.status_code}), even after "
         "retrying. Try again in a minute.",

@@ -49,6 +49,29 @@ def test_only_the_working_directory_dotenv_is_read(tmp_path):
     assert "QUALYS_PLATFORM or QUALYS_BASE_URL is not set" in result.stderr
 
 
+def test_an_unreachable_slack_at_start_is_not_reported_as_a_refused_token():
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-1-good-looking", SLACK_SIGNING_SECRET="s" * 16, QUALYS_PLATFORM="US1",
+                    QUALYS_TOKEN="a.b.c", SLACK_API_URL="http://127.0.0.1:9/api/", PORT="0")
+    result = run([], env)
+    assert result.returncode == 1
+    assert "Could not reach Slack at http://127.0.0.1:9/api/" in result.stderr
+    assert "did not accept SLACK_BOT_TOKEN" not in result.stderr
+
+
+def test_doctor_reads_cleanly_when_nothing_is_reachable():
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-1-good-looking", SLACK_SIGNING_SECRET="s" * 16, QUALYS_TOKEN="a.b.c",
+                    SLACK_API_URL="http://127.0.0.1:9/api/", QUALYS_BASE_URL="http://127.0.0.1:9",
+                    QFLOW_TIMEOUT_SECONDS="1")
+    result = run(["doctor"], env)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode != 0 and lines
+    *checks, verdict = lines
+    assert all(line.startswith(("✓", "✗", "-")) for line in checks), lines  # no raw library lines among them
+    assert any("could not reach http://127.0.0.1:9" in line for line in checks), lines
+    assert not any(line.count("could not reach") > 1 for line in checks), lines
+    assert "run `scripts/run doctor` again" in verdict
+
+
 def test_help_says_what_running_with_no_subcommand_does():
     for args in (["--help"], ["help"]):
         result = run(args, clean_env())
