@@ -83,10 +83,11 @@ def _serve(mode: Mode | None) -> int:
         return 1
     app_token = secret(settings.slack.app_token)
     if settings.mode == "socket" and app_token:
-        serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown)
+        serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown, metrics=wired.metrics,
+                          health_host=settings.slack.host, health_port=settings.socket_health_port)
     else:
         serve_http(wired.bolt, settings.slack.host, settings.slack.port, on_stop=wired.shutdown,
-                   signing_secret=secret(settings.slack.signing_secret))
+                   signing_secret=secret(settings.slack.signing_secret), metrics=wired.metrics)
     return 0
 
 

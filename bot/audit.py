@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -25,7 +26,8 @@ def outcome_of(error: BaseException | None) -> str:
 class AuditLog:
     """Writes audit lines to a file (appending) or to standard output (`-`)."""
 
-    def __init__(self, target: str = "-") -> None:
+    def __init__(self, target: str = "-", *, counted: Callable[[str, str], None] | None = None) -> None:
+        self._counted = counted  # told each line's entry point and outcome (the metrics)
         self._lock = threading.Lock()
         self._stream: IO[str] = sys.stdout if target == "-" else open(target, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
         self.target = target
@@ -38,6 +40,8 @@ class AuditLog:
             "user": user, "channel": channel, "entry": entry, "execution_id": execution_id, "outcome": outcome,
             "upstream_ms": None if upstream_ms is None else round(upstream_ms, 1), "cache_hit": cache_hit,
         }
+        if self._counted:
+            self._counted(entry, outcome)
         text = json.dumps(line, separators=(",", ":"))
         with self._lock:
             self._stream.write(text + "\n")

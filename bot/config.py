@@ -138,6 +138,11 @@ class Settings(BaseModel):
     qualys_ui_url: str | None
 
     @property
+    def socket_health_port(self) -> int | None:
+        """In Socket Mode, where to serve /healthz and /metrics: PORT when it is set, else nowhere."""
+        return self.slack.port if self.mode == "socket" and "port" in self.slack.model_fields_set else None
+
+    @property
     def slack_api_url(self) -> str:
         url = self.slack.api_url
         return url if url.endswith("/") else url + "/"

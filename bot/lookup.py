@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -62,8 +63,10 @@ class ExecutionLookups:
         workflow_refused_ttl: float = 600.0,
         max_bytes: int = 64 * 1024 * 1024,
         budget: float = LOOKUP_BUDGET_SECONDS,
+        on_cache: Callable[[bool], None] | None = None,
     ) -> None:
         self._client = client
+        self._on_cache = on_cache
         self._budget = budget
         self._executions: SingleFlightCache[str, tuple[Execution, datetime]] = SingleFlightCache(
             max_bytes, lambda value: finished_ttl if value[0].is_finished else running_ttl,
@@ -80,6 +83,8 @@ class ExecutionLookups:
         (execution, fetched_at), hit = self._executions.get(
             execution_id, lambda: self._load(execution_id), fresh=fresh
         )
+        if self._on_cache:
+            self._on_cache(hit)
         return Lookup(execution, fetched_at, hit)
 
     def _load(self, execution_id: str) -> tuple[Execution, datetime]:

@@ -6,9 +6,11 @@ the app does. Nothing else constructs a client, a cache, a pool, a scheduler or 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from slack_bolt import App
@@ -19,6 +21,7 @@ from .cards import Cards
 from .config import Settings, secret
 from .links import LinkMatcher
 from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
+from .metrics import Metrics
 from .policy import Policy
 from .qflow import (
     QFlowClient,
@@ -32,7 +35,9 @@ from .redact import Redactor
 from .slack.access import Access
 from .slack.answers import Answers
 from .slack.app import build_app
+from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
+from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
 from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
 
@@ -47,38 +52,43 @@ def build_qflow_http(settings: Settings, transport: httpx.BaseTransport | None =
     return build_http_client(settings.tuning.request_timeout, transport)
 
 
-def build_token_provider(settings: Settings, http: httpx.Client) -> TokenProvider:
+def build_token_provider(settings: Settings, http: httpx.Client, metrics: Metrics | None = None) -> TokenProvider:
     """The service token: a static JWT, or the service account's, renewed."""
     token = secret(settings.qualys.token)
     if token:
         return StaticToken(token)
     return ServiceAccountToken(settings.qualys_gateway_url or "", settings.qualys.username or "",
-                               secret(settings.qualys.password) or "", http)
+                               secret(settings.qualys.password) or "", http,
+                               observe=metrics.qualys_call if metrics else None)
 
 
-def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> QFlowClient:
-    """A QFlowClient for the configured gateway and service token."""
+def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None,
+                       metrics: Metrics | None = None) -> QFlowClient:
+    """A QFlowClient for the configured gateway and service token (its calls counted in `metrics`)."""
     if not settings.qualys_gateway_url:
         raise ValueError("no Qualys gateway configured")
     http = build_qflow_http(settings, transport)
     return QFlowClient(
         settings.qualys_gateway_url,
-        build_token_provider(settings, http),
+        build_token_provider(settings, http, metrics),
         http,
         execution_method=settings.qualys.execution_method,
         retry=RetryPolicy(max_attempts=settings.tuning.max_attempts, total_budget=lookup_budget(settings)),
         answer_seconds=settings.tuning.request_timeout,
+        observe=metrics.qualys_call if metrics else None,
     )
 
 
-def build_lookups(settings: Settings, client: QFlowClient | None = None) -> ExecutionLookups:
+def build_lookups(settings: Settings, client: QFlowClient | None = None,
+                  metrics: Metrics | None = None) -> ExecutionLookups:
     """Cached, single-flight lookups bounded by the settings' memory and time budgets."""
     return ExecutionLookups(
-        client or build_qflow_client(settings),
+        client or build_qflow_client(settings, metrics=metrics),
         finished_ttl=settings.tuning.cache_finished_seconds,
         running_ttl=settings.tuning.cache_running_seconds,
         budget=lookup_budget(settings),
         max_bytes=settings.tuning.cache_mb * 1024 * 1024,
+        on_cache=metrics.cache if metrics else None,
     )
 
 
@@ -93,14 +103,14 @@ def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: Aud
     return Cards(lookups, redactor=redactor_for(settings), audit=audit, open_url=settings.open_url)
 
 
-def build_web_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A Web API client for `SLACK_API_URL` that waits out 429s and retries 5xx, bounded."""
-    return WebClient(
-        token=token if token is not None else secret(settings.slack.bot_token),
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=slack_retry_handlers(),
-    )
+def build_web_client(settings: Settings, token: str | None = None, metrics: Metrics | None = None) -> WebClient:
+    """A Web API client for `SLACK_API_URL` that waits out 429s and retries 5xx, bounded (its failed
+    calls counted in `metrics`)."""
+    options: dict[str, Any] = {
+        "token": token if token is not None else secret(settings.slack.bot_token),
+        "base_url": settings.slack_api_url, "timeout": 10, "retry_handlers": slack_retry_handlers(),
+    }
+    return CountedWebClient(**options, on_error=metrics.slack_error) if metrics else WebClient(**options)
 
 
 @dataclass
@@ -108,6 +118,7 @@ class Wired:
     """Everything the running app is made of."""
 
     settings: Settings
+    metrics: Metrics
     lookups: ExecutionLookups
     cards: Cards
     web: WebClient
@@ -127,20 +138,23 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
           clock: Callable[[], float] = time.monotonic) -> Wired:
     """The whole app from its settings. Bolt checks the bot token (auth.test) here: an error means Slack
     did not accept it, and nothing is left running."""
-    web = web or build_web_client(settings)
-    lookups = lookups or build_lookups(settings)
-    audit = AuditLog(settings.tuning.audit_log)
+    metrics = Metrics()
+    web = web or build_web_client(settings, metrics=metrics)
+    lookups = lookups or build_lookups(settings, metrics=metrics)
+    audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     cards = build_cards(settings, lookups, audit)
     access = Access(Policy(settings, home_team=None), web, audit=audit, contact=settings.policy.policy_contact)
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     follower = CardFollower(cards, pool.submit, refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
+    metrics.follow_count(lambda: len(follower.follows))
     answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
-                      matcher=LinkMatcher(settings.qualys_link_domains))
+                      matcher=LinkMatcher(settings.qualys_link_domains),
+                      response_url=functools.partial(ResponseUrl, on_error=metrics.slack_error))
     try:
         bolt = build_app(settings, answers, web)
     except Exception:
         follower.stop()
         pool.drain(0.0)
         raise
-    return Wired(settings, lookups, cards, web, access, pool, follower, answers, bolt)
+    return Wired(settings, metrics, lookups, cards, web, access, pool, follower, answers, bolt)

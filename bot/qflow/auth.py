@@ -7,7 +7,7 @@ import binascii
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import httpx
@@ -16,6 +16,7 @@ from .errors import (
     AuthenticationFailed,
     InvalidResponse,
     QFlowConnectionError,
+    QFlowError,
     QFlowTimeout,
     status_error_for,
 )
@@ -25,6 +26,11 @@ from .retry import parse_retry_after
 RENEW_MARGIN_SECONDS = 300.0
 DEFAULT_LIFETIME_SECONDS = 4 * 3600.0
 MAX_TOKEN_BYTES = 64 * 1024
+
+
+# Told of every HTTP call to Qualys: endpoint ("auth", "execution", "steps", "workflow"), outcome ("ok" or
+# the error's), seconds, and the answer's headers (None when they are not kept).
+CallObserver = Callable[[str, str, float, Mapping[str, str] | None], None]
 
 
 class TokenProvider(Protocol):
@@ -78,7 +84,9 @@ class ServiceAccountToken:
         http: httpx.Client,
         *,
         clock: Callable[[], float] = time.time,
+        observe: CallObserver | None = None,
     ) -> None:
+        self._observe = observe
         self._url = gateway_url.rstrip("/") + "/auth"
         self._username = username
         self._password = password
@@ -106,6 +114,18 @@ class ServiceAccountToken:
 
     def _login(self) -> str:
         self.logins += 1
+        started = time.perf_counter()
+        try:
+            token = self._login_once()
+        except QFlowError as error:
+            if self._observe:
+                self._observe("auth", error.outcome, time.perf_counter() - started, None)
+            raise
+        if self._observe:
+            self._observe("auth", "ok", time.perf_counter() - started, None)
+        return token
+
+    def _login_once(self) -> str:
         try:
             with self._http.stream(
                 "POST", self._url,

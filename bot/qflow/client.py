@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .auth import TokenProvider
+from .auth import CallObserver, TokenProvider
 from .deadline import deadline, deadline_transport
 from .errors import (
     InvalidExecutionId,
@@ -59,6 +59,7 @@ class QFlowClient:
         clock: Callable[[], float] = time.monotonic,
         answer_seconds: float | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        observe: CallObserver | None = None,
     ) -> None:
         self._base = gateway_url.rstrip("/") + API_PREFIX
         self._tokens = tokens
@@ -70,12 +71,13 @@ class QFlowClient:
         # A whole answer (connect, headers and body) ends within this; httpx's timeouts bound each read.
         self._answer_seconds = answer_seconds if answer_seconds is not None else (http.timeout.read or 10.0)
         self._max_body = max_body_bytes
+        self._observe = observe
 
     def get_execution(self, execution_id: str, *, include_steps: bool = True) -> Execution:
         """The execution's details (`includeSteps` as asked)."""
         execution_id = validate_execution_id(execution_id)
         params = {"includeSteps": "true" if include_steps else "false"}
-        payload, size = self._request(self._method, f"/executions/{execution_id}", params)
+        payload, size = self._request("execution", self._method, f"/executions/{execution_id}", params)
         try:
             execution = parse_execution(payload)
         except ValueError as e:
@@ -85,7 +87,7 @@ class QFlowClient:
     def get_steps(self, execution_id: str) -> tuple[list[Step], int | None, int]:
         """The execution's steps from the steps endpoint, their total, and the answer's size in bytes."""
         execution_id = validate_execution_id(execution_id)
-        payload, size = self._request("GET", f"/executions/{execution_id}/steps", {"order": "eventOrder"})
+        payload, size = self._request("steps", "GET", f"/executions/{execution_id}/steps", {"order": "eventOrder"})
         try:
             return (*parse_steps(payload), size)
         except ValueError as e:
@@ -94,13 +96,13 @@ class QFlowClient:
     def get_workflow(self, workflow_id: str) -> WorkflowInfo:
         """The workflow's name and its nodes' names, from its definition."""
         workflow_id = validate_execution_id(workflow_id)
-        payload, _ = self._request("GET", f"/workflows/{workflow_id}", None)
+        payload, _ = self._request("workflow", "GET", f"/workflows/{workflow_id}", None)
         try:
             return parse_workflow(payload)
         except ValueError as e:
             raise InvalidResponse(f"workflow: {e}") from None
 
-    def _request(self, method: str, path: str, params: dict[str, str] | None) -> tuple[Any, int]:
+    def _request(self, endpoint: str, method: str, path: str, params: dict[str, str] | None) -> tuple[Any, int]:
         """The parsed JSON answer and its size in bytes, after retries."""
         started = self._clock()
         attempt = 0
@@ -110,7 +112,7 @@ class QFlowClient:
             token = ""
             try:
                 token = self._tokens.token()
-                return self._send_once(method, path, params, token)
+                return self._observed(endpoint, method, path, params, token)
             except Unauthorized:
                 # One fresh token per call: an expired JWT is normal, a refused fresh one is not.
                 if renewed or not self._tokens.invalidate(token):
@@ -126,7 +128,22 @@ class QFlowClient:
                          attempt, wait)
                 self._sleep(wait)
 
-    def _send_once(self, method: str, path: str, params: dict[str, str] | None, token: str) -> tuple[Any, int]:
+    def _observed(self, endpoint: str, method: str, path: str, params: dict[str, str] | None,
+                  token: str) -> tuple[Any, int]:
+        """One call, reported to the observer (endpoint, outcome, seconds, the answer's headers)."""
+        if self._observe is None:
+            return self._send_once(method, path, params, token)[:2]
+        started = time.perf_counter()
+        try:
+            payload, size, headers = self._send_once(method, path, params, token)
+        except QFlowError as error:
+            self._observe(endpoint, error.outcome, time.perf_counter() - started, getattr(error, "headers", None))
+            raise
+        self._observe(endpoint, "ok", time.perf_counter() - started, headers)
+        return payload, size
+
+    def _send_once(self, method: str, path: str, params: dict[str, str] | None,
+                   token: str) -> tuple[Any, int, httpx.Headers]:
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json",
@@ -141,11 +158,11 @@ class QFlowClient:
         except httpx.TransportError as e:
             raise QFlowConnectionError(f"could not reach the Qualys gateway ({type(e).__name__})") from e
         if not response.is_success:
-            raise status_error_for(
-                response.status_code, _error_message(body), parse_retry_after(response.headers)
-            )
+            error = status_error_for(response.status_code, _error_message(body), parse_retry_after(response.headers))
+            error.headers = response.headers
+            raise error
         try:
-            return json.loads(body), len(body)
+            return json.loads(body), len(body), response.headers
         except (ValueError, UnicodeDecodeError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0][:60]
             raise InvalidResponse(f"expected JSON, got {kind}", response.status_code) from None

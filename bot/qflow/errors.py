@@ -6,6 +6,7 @@ the key of the texts in `render/errors.py`), `retryable` says whether the client
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
@@ -64,6 +65,8 @@ class AuthenticationFailed(QFlowError):
 
 class QFlowStatusError(QFlowError):
     """A non-2xx answer from the QFlow API."""
+
+    headers: Mapping[str, str] | None = None  # the answer's headers (rate limits), when the client has them
 
     def __init__(self, status_code: int, message: str = "") -> None:
         super().__init__(f"HTTP {status_code}{': ' + message if message else ''}")

@@ -70,8 +70,10 @@ class ResponseUrl:
 
     MAX_USES = 5
 
-    def __init__(self, url: str, *, key: str | None = None, **first_options: Any) -> None:
+    def __init__(self, url: str, *, key: str | None = None, on_error: Callable[[str, str], None] | None = None,
+                 **first_options: Any) -> None:
         self.url = url
+        self._on_error = on_error
         self._key = key
         self._first = first_options
         self._uses = 0
@@ -88,8 +90,15 @@ class ResponseUrl:
     def send(self, message: SlackMessage, **options: Any) -> bool:
         chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
         self._uses += 1
-        response = self._client.send(text=message.text, blocks=message.blocks or None, **chosen)
+        try:
+            response = self._client.send(text=message.text, blocks=message.blocks or None, **chosen)
+        except Exception:
+            if self._on_error:
+                self._on_error("response_url", "unreachable")
+            raise
         if response.status_code != 200:
+            if self._on_error:
+                self._on_error("response_url", f"http_{response.status_code}")
             log.warning("response_url answered %s: %s", response.status_code, str(response.body)[:200])
             return False
         return True

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,12 +16,14 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from ..metrics import Metrics
 from .payload import readable_by_bolt
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 # Larger than any payload Slack sends (a click carries its message: tens of KB); waitress refuses
 # bigger bodies itself (413), chunked ones too, without buffering them.
 MAX_BODY_BYTES = 1024 * 1024
@@ -55,10 +58,12 @@ def verified_body(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple
     return "", body
 
 
-def make_wsgi_app(app: App, ready: Callable[[], bool], signing_secret: str | None = None) -> Callable[..., Iterable[bytes]]:
-    """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given), `GET /healthz`
-    (200 when ready, 503 otherwise), 404 elsewhere. A request that is not Slack's never reaches Bolt."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: str | None = None,
+                  metrics: Metrics | None = None) -> Callable[..., Iterable[bytes]]:
+    """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given; absent when
+    `app` is None, as in Socket Mode), `GET /healthz` (200 when ready, 503 otherwise), `GET /metrics` (with
+    `metrics`), 404 elsewhere. A request that is not Slack's never reaches Bolt."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -73,36 +78,61 @@ def make_wsgi_app(app: App, ready: Callable[[], bool], signing_secret: str | Non
                 return _plain(start_response, "400 Bad Request", "Bad Request")
             environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
         try:
-            return slack(environ, start_response)
+            return slack(environ, start_response) if slack else _plain(start_response, "404 Not Found", "Not Found")
         except Exception as error:  # a signed request Bolt cannot read: Slack's own never are
             log.warning("refused a signed request Bolt could not read (%s)", type(error).__name__)
             return _plain(start_response, "400 Bad Request", "Bad Request")
 
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == EVENTS_PATH:
+    def timed_events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
             return events(environ, start_response)
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-                start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
-                return [b""]
-            ok = ready()
-            body = json.dumps({"status": "ok" if ok else "starting"}).encode()
-            start_response("200 OK" if ok else "503 Service Unavailable",
-                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        return _plain(start_response, "404 Not Found", "Not Found")
+        finally:
+            if metrics is not None:
+                metrics.ack("http", time.perf_counter() - started)
+
+    def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
+        ok = ready()
+        body = json.dumps({"status": "ok" if ok else "unavailable"}).encode()
+        start_response("200 OK" if ok else "503 Service Unavailable",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def scrape(start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert metrics is not None
+        body, content_type = metrics.exposition()
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    readers = {HEALTH_PATH: health, **({METRICS_PATH: scrape} if metrics is not None else {})}
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        if path == EVENTS_PATH and slack is not None:
+            return timed_events(environ, start_response)
+        reader = readers.get(path or "")
+        if reader is None:
+            return _plain(start_response, "404 Not Found", "Not Found")
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
+            return [b""]
+        return reader(start_response)
 
     return wsgi
 
 
-def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
-               signing_secret: str | None = None) -> None:
-    """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
+def _waitress(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:
     from waitress.server import create_server
 
+    return create_server(wsgi, host=host, port=port, threads=threads, ident="qflow-bot",
+                         max_request_body_size=MAX_BODY_BYTES)
+
+
+def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
+               signing_secret: str | None = None, metrics: Metrics | None = None) -> None:
+    """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
     ready = threading.Event()
-    server: Any = create_server(make_wsgi_app(app, ready.is_set, signing_secret), host=host, port=port,
-                                threads=threads, ident="qflow-bot", max_request_body_size=MAX_BODY_BYTES)
+    server = _waitress(make_wsgi_app(app, ready.is_set, signing_secret, metrics), host, port, threads)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
@@ -118,14 +148,40 @@ def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], thre
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     ready.set()
-    log.info("listening on http://%s:%s%s (health: %s)", host, server.effective_port, EVENTS_PATH, HEALTH_PATH)
+    log.info("listening on http://%s:%s%s (health: %s, metrics: %s)", host, server.effective_port, EVENTS_PATH,
+             HEALTH_PATH, METRICS_PATH if metrics else "off")
     server.run()
 
 
-def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None]) -> None:
-    """Connect to Slack over Socket Mode (no public URL) and serve until SIGTERM/SIGINT."""
-    handler = SocketModeHandler(app, app_token)
+class TimedSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, with each acknowledgement's time told to the metrics."""
+
+    def __init__(self, app: App, app_token: str, metrics: Metrics | None) -> None:
+        super().__init__(app, app_token)
+        self._metrics = metrics
+
+    def handle(self, client: Any, req: Any) -> None:
+        started = time.perf_counter()
+        try:
+            super().handle(client, req)
+        finally:
+            if self._metrics is not None:
+                self._metrics.ack("socket", time.perf_counter() - started)
+
+
+def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, metrics: Metrics | None = None,
+                      health_host: str = "0.0.0.0", health_port: int | None = None) -> None:
+    """Connect to Slack over Socket Mode (no public URL) and serve until SIGTERM/SIGINT. With `health_port`,
+    `GET /healthz` (200 only while connected) and `GET /metrics` are served there."""
+    handler = TimedSocketModeHandler(app, app_token, metrics)
     done = threading.Event()
+    health: Any = None
+    if health_port is not None:
+        connected = lambda: not done.is_set() and handler.client.is_connected()  # noqa: E731
+        health = _waitress(make_wsgi_app(None, connected, metrics=metrics), health_host, health_port, 2)
+        threading.Thread(target=health.run, name="qflow-health", daemon=True).start()
+        log.info("health on http://%s:%s%s (200 while connected to Slack), metrics on %s", health_host,
+                 health.effective_port, HEALTH_PATH, METRICS_PATH if metrics else "off")
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s: closing the Socket Mode connection", signal.Signals(signum).name)
@@ -138,3 +194,5 @@ def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None]) -> 
     done.wait()
     handler.close()
     on_stop()
+    if health is not None:
+        health.close()

@@ -22,7 +22,7 @@ from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
-_LISTENING = re.compile(r"listening on http://([\d.]+):(\d+)")
+_LISTENING = re.compile(r"(?:listening|health) on http://([\d.]+):(\d+)")
 _OUR_VARIABLES = ("SLACK_", "QUALYS_", "QFLOW_", "PORT", "HOST", "LOG_LEVEL")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 
 from websockets.sync.server import serve
 
@@ -50,7 +51,7 @@ def test_slash_command_over_socket_mode():
         slack.socket_url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}/link"
         try:
             env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), SLACK_APP_TOKEN=APP_TOKEN,
-                          SLACK_SIGNING_SECRET="")
+                          SLACK_SIGNING_SECRET="", PORT="0")  # PORT set: /healthz and /metrics are served
             with run_app(env, wait_for="connected to Slack in Socket Mode") as app:
                 got = {a["envelope_id"]: a for a in (acks.get(timeout=15) for _ in range(3))}
                 assert set(got) == {"env-1", "env-mention-0", "env-mention-1"}
@@ -62,6 +63,20 @@ def test_slash_command_over_socket_mode():
                 [card] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postMessage"
                                                       and r.data.get("channel") == "C0SOCK"] or None)
                 assert card["thread_ts"] == "1700000500.1"
+
+                health = app.http.get(app.url + "/healthz")
+                assert (health.status_code, health.json()) == (200, {"status": "ok"})
+                scraped = app.http.get(app.url + "/metrics").text
+                assert 'qflow_ack_seconds_count{mode="socket"} 3.0' in scraped
+                assert 'qflow_lookups_total{entry="command",outcome="card"} 1.0' in scraped
+                assert app.http.post(app.url + "/slack/events", content=b"{}").status_code == 404  # no HTTP events
+
+                server.shutdown()  # Slack drops the connection and refuses new ones: no longer ready
+                deadline = time.monotonic() + 15
+                while app.http.get(app.url + "/healthz").status_code != 503:
+                    assert time.monotonic() < deadline, "/healthz stayed 200 with no Socket Mode connection"
+                    threading.Event().wait(0.05)
+                assert app.http.get(app.url + "/healthz").json() == {"status": "unavailable"}
                 assert app.stop() == 0  # drains the work in flight: a duplicate would be posted by now
                 assert len([r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0SOCK"]) == 1
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import re
 import threading
@@ -57,6 +58,11 @@ class FakeQualys:
         self.gate.set()  # clear it to hold every executions call until set again
         self.held = 0
         self.latency = 0.0  # seconds every executions call takes (benchmarks)
+        # The subscription's API budget, as the gateway states it on every answer but /auth's:
+        # `rate_limit` calls per `rate_window` seconds; past it, 429 with X-RateLimit-ToWait-Sec.
+        self.rate_limit = 10_000
+        self.rate_window = 3600
+        self.rate_used = 0
         self._server = LoopbackServer(self._handle)
 
     def start(self) -> FakeQualys:
@@ -120,6 +126,22 @@ class FakeQualys:
 
     # --- serving -----------------------------------------------------------------
     def _handle(self, request: Recorded) -> Reply:
+        if request.path == "/auth":
+            return self._answer(request)
+        with self._lock:
+            self.rate_used += 1
+            remaining = max(0, self.rate_limit - self.rate_used)
+            spent = self.rate_used > self.rate_limit
+        if spent:
+            reply = Reply(429, error_body(429, "Too Many Requests", "API rate limit exceeded"))
+        else:
+            reply = self._answer(request)
+        limits = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Window-Sec": str(self.rate_window),
+                  "X-RateLimit-Remaining": str(remaining), "X-RateLimit-ToWait-Sec": str(self.rate_window if spent else 0),
+                  "X-Concurrency-Limit-Limit": "2"}
+        return dataclasses.replace(reply, headers={**limits, **reply.headers})
+
+    def _answer(self, request: Recorded) -> Reply:
         with self._lock:
             queue = self._faults.get(request.path)
             fault = queue.popleft() if queue else None
