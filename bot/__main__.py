@@ -60,10 +60,14 @@ def _serve(mode: Mode | None) -> int:
     try:
         settings = load_settings(os.environ, mode=mode)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":  # a log collector reads this too
+            configure_logging("ERROR", (os.environ.get(name, "") for name in SECRET_VARIABLES), json_lines=True)
+            log.error("%s", error)
+        else:
+            print(error, file=sys.stderr)
         return 2
     configure_logging(settings.tuning.log_level, settings.secrets, patterns=settings.tuning.redact_patterns,
-                      debug_libraries=settings.tuning.debug_libraries)
+                      debug_libraries=settings.tuning.debug_libraries, json_lines=settings.tuning.log_format == "JSON")
     # Settings hold the token now; Bolt would otherwise read it again from the environment
     # and warn that the configured client wins.
     os.environ.pop("SLACK_BOT_TOKEN", None)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from .audit import AuditLog, outcome_of
+from .logs import log_context
 from .lookup import ExecutionLookups, Lookup
 from .policy import Asker
 from .qflow import Execution, QFlowError
@@ -41,16 +42,17 @@ class Cards:
         started = time.perf_counter()
         lookup: Lookup | None = None
         failure: BaseException | None = None
-        try:
-            lookup = self.lookup(state.execution_id, fresh=fresh)
-            message = self.render(lookup, state, note(lookup.execution) if note else None)
-        except QFlowError as error:
-            log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
-            failure, message = error, render_lookup_error(error, state, redactor=self._redactor)
-        except Exception as error:
-            reference = uuid.uuid4().hex[:12]
-            log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
-            failure, message = error, render_lookup_error(RuntimeError(), state, reference=reference)
+        with log_context(execution_id=state.execution_id):
+            try:
+                lookup = self.lookup(state.execution_id, fresh=fresh)
+                message = self.render(lookup, state, note(lookup.execution) if note else None)
+            except QFlowError as error:
+                log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
+                failure, message = error, render_lookup_error(error, state, redactor=self._redactor)
+            except Exception as error:
+                reference = uuid.uuid4().hex[:12]
+                log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
+                failure, message = error, render_lookup_error(RuntimeError(), state, reference=reference)
         if asker and self._audit:
             self._audit.record(
                 entry=asker.entry, user=asker.user, channel=asker.channel, execution_id=state.execution_id,

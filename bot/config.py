@@ -107,6 +107,8 @@ class TuningSettings(_Group):
     audit_log: Annotated[str, AfterValidator(audit_target)] = Field("-", validation_alias="QFLOW_AUDIT_LOG")
     log_level: Annotated[str, choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"),
                                       "should be DEBUG, INFO, WARNING or ERROR")] = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Annotated[str, choice("LOG_FORMAT", ("TEXT", "JSON"), "should be text or json")] = Field(
+        "TEXT", validation_alias="LOG_FORMAT")
     debug_libraries: Annotated[bool, flag("QFLOW_DEBUG_LIBRARIES")] = Field(False, validation_alias="QFLOW_DEBUG_LIBRARIES")
 
 

@@ -3,15 +3,44 @@
 Every line (tracebacks included) passes through the same redactor as the cards. Library loggers
 (slack_sdk, slack_bolt, httpx, waitress…) print request and response bodies at DEBUG, so they stay
 at INFO (httpx and httpcore at WARNING) whatever LOG_LEVEL says, unless QFLOW_DEBUG_LIBRARIES asks.
+
+`LOG_FORMAT=json` prints one JSON object per line: time, level, logger, message (and `error`, the
+traceback), with the request's team, user, channel, entry point, execution id and event id when the
+line is written while answering one (`log_context`; the work pool carries it to its workers).
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import MappingProxyType, TracebackType
+from typing import Any
 
 from .redact import Redactor
+
+CONTEXT_FIELDS = ("team", "user", "channel", "entry", "execution_id", "event_id")
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "qflow_log_context", default=MappingProxyType({}))
+
+
+@contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Lines logged inside carry these fields (JSON format); empty values are left out."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v and k in CONTEXT_FIELDS}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current_context() -> Mapping[str, str]:
+    return _context.get()
 
 MASK = "***"
 LIBRARY_LOGGERS = ("slack_sdk", "slack_bolt", "waitress", "urllib3", "websocket", "websockets", "asyncio")
@@ -49,10 +78,53 @@ class ScrubbingFormatter(logging.Formatter):
         return self._redactor.text(self._scrub(text))
 
 
+class JsonFormatter(ScrubbingFormatter):
+    """One JSON object per line; every text field is scrubbed before it is encoded."""
+
+    def __init__(self, secrets: Iterable[str], patterns: Sequence[str] = ()) -> None:
+        super().__init__("%(message)s", secrets, patterns)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._clean(record.getMessage()),
+        }
+        line.update(_context.get())
+        if record.exc_info:
+            line["error"] = self._clean(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+    def _clean(self, text: str) -> str:
+        if len(text) > self.MAX_LINE_CHARS:
+            text = text[: self.MAX_LINE_CHARS] + f" …({len(text) - self.MAX_LINE_CHARS} more characters)"
+        return self._redactor.text(self._scrub(text))
+
+
+def _log_uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    logging.getLogger("bot").critical("uncaught %s", kind.__name__, exc_info=(kind, error, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    logging.getLogger("bot").error("uncaught %s in thread %s", args.exc_type.__name__,
+                                   args.thread.name if args.thread else "?",
+                                   exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback))
+
+
 def configure_logging(level: str, secrets: Iterable[str] = (), *, patterns: Sequence[str] = (),
-                      debug_libraries: bool = False) -> None:
+                      debug_libraries: bool = False, json_lines: bool = False) -> None:
+    """Every line through the scrubbing formatter (JSON lines when asked); warnings and uncaught
+    exceptions, in any thread, go through it too instead of printing raw tracebacks."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets, patterns))
+    secrets = tuple(secrets)
+    handler.setFormatter(JsonFormatter(secrets, patterns) if json_lines else
+                         ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets, patterns))
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -7,6 +7,7 @@ period runs out, does the pool refuse new work.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -37,7 +38,8 @@ class WorkPool:
                 return False
             self._pending += 1
         try:
-            self._executor.submit(self._run, job, args)
+            # The job runs in a copy of the submitter's context: its log lines name the request.
+            self._executor.submit(contextvars.copy_context().run, self._run, job, args)
         except RuntimeError:
             self._done()
             log.warning("not starting new work: the app has stopped")

@@ -12,16 +12,26 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from ..config import Settings, secret
+from ..logs import log_context
 from .answers import Answers
 from .listeners import register_listeners
-from .payload import ID_CHARS, text
+from .payload import ID_CHARS, request_facts, text
 
 log = logging.getLogger(__name__)
 
 
+class QFlowApp(App):
+    """Bolt's App; every line logged while it handles a request, and by the work it hands on, names the
+    request (team, user, channel, entry point, event id: LOG_FORMAT=json shows them)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with log_context(**request_facts(req.body)):
+            return super().dispatch(req)
+
+
 def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
     """The Bolt app with every listener registered. Checks the bot token with auth.test."""
-    app = App(
+    app = QFlowApp(
         client=client,
         signing_secret=secret(settings.slack.signing_secret) or "",
         request_verification_enabled=settings.mode == "http",

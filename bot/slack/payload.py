@@ -87,3 +87,24 @@ def readable_by_bolt(body: bytes, content_type: str) -> bool:
     if kind == "event_callback":
         return isinstance(payload.get("event"), Mapping) and isinstance(mapping(payload, "event").get("type"), str)
     return True
+
+
+_EVENT_ENTRIES = {"link_shared": "unfurl", "app_mention": "mention", "message": "dm"}
+_PAYLOAD_ENTRIES = {"block_actions": "click", "message_action": "shortcut"}
+
+
+def request_facts(body: Any) -> dict[str, str | None]:
+    """Who and where a request comes from, for the log lines written while answering it: team, user,
+    channel, entry point and event id, each only when it has the shape Slack gives it."""
+    event = mapping(body, "event")
+    kind = text(body, "type", limit=ID_CHARS)
+    entry = ("command" if text(body, "command", limit=ID_CHARS) else
+             _EVENT_ENTRIES.get(text(event, "type", limit=ID_CHARS) or "") if kind == "event_callback" else
+             _PAYLOAD_ENTRIES.get(kind or ""))
+    return {
+        "team": slack_id(body, "team_id") or slack_id(body, "team", "id") or slack_id(body, "user", "team_id"),
+        "user": slack_id(body, "user_id") or slack_id(body, "user", "id") or slack_id(event, "user"),
+        "channel": slack_id(body, "channel_id") or slack_id(body, "channel", "id") or slack_id(event, "channel"),
+        "entry": entry,
+        "event_id": slack_id(body, "event_id"),
+    }

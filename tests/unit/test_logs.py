@@ -1,0 +1,94 @@
+"""Both log formats scrub every secret; the JSON format is one object per line with the request's facts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.logs import JsonFormatter, ScrubbingFormatter, log_context
+from bot.slack.payload import request_facts
+
+SECRETS = st.text(min_size=6, max_size=40).filter(lambda s: s.strip() == s and "***" not in s)
+
+
+def record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
+    exc_info = (type(exc), exc, exc.__traceback__) if exc else None
+    return logging.LogRecord("bot.test", logging.ERROR, __file__, 1, message, args, exc_info)
+
+
+def raised(text: str) -> BaseException:
+    try:
+        raise RuntimeError(text)
+    except RuntimeError as error:
+        return error
+
+
+@given(SECRETS, st.text(max_size=30))
+def test_a_secret_never_survives_either_format(secret, around):
+    for formatter in (JsonFormatter([secret]), ScrubbingFormatter("%(message)s", [secret])):
+        line = formatter.format(record("%s", around + secret + around, exc=raised(f"token={secret}")))
+        shown = json.loads(line) if isinstance(formatter, JsonFormatter) else {"message": line}
+        assert secret not in json.dumps(shown, ensure_ascii=False) and secret not in "".join(map(str, shown.values()))
+
+
+def test_json_lines_carry_the_context_and_only_known_fields():
+    formatter = JsonFormatter([])
+    with log_context(team="T1", user="U1", channel="C1", entry="command", nonsense="x"), \
+            log_context(execution_id="e-1", event_id=None):
+        line = json.loads(formatter.format(record("hello\nworld")))
+    assert "\n" not in formatter.format(record("hello\nworld"))
+    assert line["message"] == "hello\nworld" and line["level"] == "ERROR" and line["logger"] == "bot.test"
+    assert {k: line[k] for k in ("team", "user", "channel", "entry", "execution_id")} == {
+        "team": "T1", "user": "U1", "channel": "C1", "entry": "command", "execution_id": "e-1"}
+    assert "nonsense" not in line and "event_id" not in line
+    assert "team" not in json.loads(formatter.format(record("outside")))  # the context ended with the block
+
+
+def test_a_traceback_is_one_field_of_one_line():
+    line = JsonFormatter([]).format(record("failed", exc=raised("boom")))
+    assert line.count("\n") == 0 and "RuntimeError: boom" in json.loads(line)["error"]
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=80),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                    max_leaves=20))
+def test_request_facts_of_any_shape_are_ids_or_nothing(body):
+    facts = request_facts(body)
+    assert set(facts) == {"team", "user", "channel", "entry", "event_id"}
+    for value in facts.values():
+        assert value is None or (value.isascii() and len(value) <= 64 and " " not in value)
+
+
+def test_request_facts_of_each_kind_of_request():
+    assert request_facts({"command": "/qflow", "team_id": "T1", "user_id": "U1", "channel_id": "C1"}) == {
+        "team": "T1", "user": "U1", "channel": "C1", "entry": "command", "event_id": None}
+    event = {"type": "event_callback", "team_id": "T1", "event_id": "Ev1",
+             "event": {"type": "link_shared", "user": "U2", "channel": "C2"}}
+    assert request_facts(event) == {"team": "T1", "user": "U2", "channel": "C2", "entry": "unfurl", "event_id": "Ev1"}
+    click = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U3"}, "channel": {"id": "C3"}}
+    assert request_facts(click)["entry"] == "click" and request_facts(click)["user"] == "U3"
+    assert request_facts({"type": "message_action"})["entry"] == "shortcut"
+    assert request_facts({"user_id": "U1; DROP TABLE", "team_id": "T" * 65})["user"] is None
+
+
+def test_configure_logging_routes_uncaught_thread_errors_through_the_formatter(capsys):
+    import threading
+
+    from bot.logs import configure_logging
+
+    old_hooks = sys.excepthook, threading.excepthook
+    try:
+        configure_logging("INFO", ["supersecretvalue"], json_lines=True)
+        thread = threading.Thread(target=lambda: (_ for _ in ()).throw(RuntimeError("supersecretvalue leaked")))
+        thread.start()
+        thread.join()
+        [line] = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+        assert line["level"] == "ERROR" and "***" in line["error"] and "supersecretvalue" not in line["error"]
+    finally:
+        sys.excepthook, threading.excepthook = old_hooks
+        logging.getLogger().handlers.clear()
+        logging.captureWarnings(False)
