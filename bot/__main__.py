@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     views.add_argument("--errors", action="store_true", help="with the errors expanded")
     preview.add_argument("--page", type=int, default=1, help="page of steps or errors (from 1)")
     preview.add_argument("--unfurl", action="store_true", help="the compact form a pasted link unfurls into")
+    preview.add_argument("--workflow", metavar="FILE", type=Path,
+                         help="a saved workflow-details answer (GET /workflows/{id}) naming the workflow and its steps")
+    preview.add_argument("--text", action="store_true", help="the card as plain text instead of Block Kit JSON")
     doctor = sub.add_parser("doctor", help="check the settings, Slack and Qualys")
     doctor.add_argument("--execution", help="also look up this execution id")
     return parser
@@ -105,7 +108,8 @@ def _preview(args: argparse.Namespace) -> int:
     try:
         if kind == "file":
             settings = load_settings(os.environ, need_slack=False, need_qualys=False)
-            message, ok = preview_file(Path(args.target), settings, view, page, unfurl=args.unfurl), True
+            message, ok = preview_file(Path(args.target), settings, view, page, unfurl=args.unfurl,
+                                       workflow=args.workflow), True
         elif kind == "id":
             from .links import execution_id_in_token
 
@@ -123,7 +127,12 @@ def _preview(args: argparse.Namespace) -> int:
     except PreviewError as error:
         print(f"qflow-bot preview: {scrub(str(error))}", file=sys.stderr)
         return 2
-    print(scrub(json.dumps(message.payload(), indent=2, ensure_ascii=False)))
+    if args.text:
+        from .render.plain import message_as_text
+
+        print(scrub(message_as_text(message.payload())))
+    else:
+        print(scrub(json.dumps(message.payload(), indent=2, ensure_ascii=False)))
     return 0 if ok else 1
 
 

@@ -29,11 +29,12 @@ class Cards:
     """Execution cards for requests, through the cached lookups; every request is audited."""
 
     def __init__(self, lookups: ExecutionLookups | None, *, redactor: Redactor, audit: AuditLog | None,
-                 open_url: OpenUrl) -> None:
+                 open_url: OpenUrl, open_is_run: bool = False) -> None:
         self._lookups = lookups
         self._redactor = redactor
         self._audit = audit
         self._open_url = open_url
+        self._open_is_run = open_is_run
 
     def card(self, state: CardState, *, fresh: bool = False, note: Note | None = None,
              shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
@@ -75,7 +76,7 @@ class Cards:
         """The card for a lookup already made."""
         return render_execution_card(
             lookup.execution, state, fetched_at=lookup.fetched_at, note=note, redactor=self._redactor,
-            open_url=self._open_url(state.execution_id, lookup.execution.workflow),
+            open_url=self._open_url(state.execution_id, lookup.execution.workflow), open_is_run=self._open_is_run,
         )
 
     def record(self, *, entry: str, user: str | None, channel: str | None, outcome: str,

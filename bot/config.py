@@ -7,6 +7,7 @@ variable and what it should be. Secret values are never echoed back.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -161,6 +162,12 @@ class Settings(BaseModel):
         values = (self.slack.bot_token, self.slack.signing_secret, self.slack.app_token, self.qualys.token,
                   self.qualys.password)
         return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+
+    @property
+    def open_url_is_run(self) -> bool:
+        """Whether the "Open" link names the execution (the template holds `{execution_id}`)."""
+        fields = string.Formatter().parse(self.qualys.open_url_template)
+        return any(field == "execution_id" for _, field, _, _ in fields)
 
     def open_url(self, execution_id: str, workflow_id: str | None) -> str | None:
         """The "Open in Qualys" link for an execution, or None when no UI URL is known."""

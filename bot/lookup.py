@@ -50,6 +50,22 @@ _NO_NAMES = WorkflowInfo()  # refused or missing: kept for `workflow_refused_ttl
 _NAMES_LATER = WorkflowInfo()  # a passing fault: asked again soon
 
 
+def with_names(execution: Execution, info: WorkflowInfo) -> Execution:
+    """The execution with its workflow's name and its steps' node names filled in where Qualys left
+    them out (from the workflow's definition)."""
+    update: dict[str, object] = {}
+    if info.name and not execution.workflow_name:
+        update["workflow_name"] = info.name
+    if info.node_names and execution.steps:
+        update["steps"] = [
+            step.model_copy(update={"name": info.node_names[step.node_id]})
+            if not step.name and step.node_id in info.node_names
+            else step
+            for step in execution.steps
+        ]
+    return execution.model_copy(update=update) if update else execution
+
+
 class ExecutionLookups:
     """Answers "what is execution X" without spending the Qualys rate budget twice."""
 
@@ -106,17 +122,7 @@ class ExecutionLookups:
         if not execution.workflow:
             return execution
         info, _ = self._workflows.get(execution.workflow, lambda: self._workflow_names(execution.workflow or ""))
-        update: dict[str, object] = {}
-        if info.name and not execution.workflow_name:
-            update["workflow_name"] = info.name
-        if info.node_names and execution.steps:
-            update["steps"] = [
-                step.model_copy(update={"name": info.node_names[step.node_id]})
-                if not step.name and step.node_id in info.node_names
-                else step
-                for step in execution.steps
-            ]
-        return execution.model_copy(update=update) if update else execution
+        return with_names(execution, info)
 
     def _workflow_names(self, workflow_id: str) -> WorkflowInfo:
         try:

@@ -6,11 +6,13 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .config import Settings
 from .links import execution_id_in_token
-from .lookup import Lookup
+from .lookup import Lookup, with_names
 from .qflow import parse_execution
+from .qflow.models import parse_workflow
 from .render import CardState, SlackMessage
 from .render.state import View
 from .wiring import build_cards, build_lookups
@@ -25,9 +27,7 @@ def _state(execution_id: str, view: View, page: int, unfurl: bool) -> CardState:
     return CardState(execution_id, view, page, private=not unfurl, compact=unfurl)
 
 
-def preview_file(path: Path, settings: Settings, view: View = "summary", page: int = 0, *,
-                 unfurl: bool = False) -> SlackMessage:
-    """The card for an API response (`{"data": {...}}`) or a bare execution object saved in `path`."""
+def _json_object(path: Path, what: str) -> Mapping[str, Any]:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
@@ -35,11 +35,24 @@ def preview_file(path: Path, settings: Settings, view: View = "summary", page: i
     except ValueError as e:
         raise PreviewError(f"{path} is not JSON: {e}") from None
     if not isinstance(payload, Mapping):
-        raise PreviewError(f"{path} holds no execution object")
+        raise PreviewError(f"{path} holds no {what} object")
+    return payload
+
+
+def preview_file(path: Path, settings: Settings, view: View = "summary", page: int = 0, *,
+                 unfurl: bool = False, workflow: Path | None = None) -> SlackMessage:
+    """The card for an API response (`{"data": {...}}`) or a bare execution object saved in `path`;
+    `workflow`: a saved `GET /workflows/{id}` answer that names the workflow and its steps, as the app
+    would ask Qualys."""
     try:
-        execution = parse_execution(payload)
+        execution = parse_execution(_json_object(path, "execution"))
     except ValueError as e:
         raise PreviewError(f"{path} holds no execution object: {e}") from None
+    if workflow is not None:
+        try:
+            execution = with_names(execution, parse_workflow(_json_object(workflow, "workflow")))
+        except ValueError as e:
+            raise PreviewError(f"{workflow} holds no workflow object: {e}") from None
     execution_id = execution.execution_id or "00000000-0000-0000-0000-000000000000"
     state = _state(execution_id, view, page, unfurl)
     return build_cards(settings, None, None).render(Lookup(execution, datetime.now(UTC), cache_hit=False), state)

@@ -100,7 +100,8 @@ def redactor_for(settings: Settings) -> Redactor:
 def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: AuditLog | None) -> Cards:
     """The Slack-free card step (`lookups` None: nothing is looked up, as in `preview FILE`; `audit` None:
     nothing is audited, as in `preview`)."""
-    return Cards(lookups, redactor=redactor_for(settings), audit=audit, open_url=settings.open_url)
+    return Cards(lookups, redactor=redactor_for(settings), audit=audit, open_url=settings.open_url,
+                 open_is_run=settings.open_url_is_run)
 
 
 def build_web_client(settings: Settings, token: str | None = None, metrics: Metrics | None = None) -> WebClient:

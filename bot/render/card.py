@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -25,7 +26,9 @@ from .status import one_line_status, status_label, status_marker, step_counts
 from .text import code, date_token, format_duration, joined, label, plain, safe, short_id, utc_fallback
 
 FIELD_VALUE_CHARS = 300
-MAX_PAIRS_SHOWN = FIELD_VALUE_CHARS // 4  # "a=b" plus a separator is the shortest item that shows
+MAX_PAIRS_SHOWN = FIELD_VALUE_CHARS // 4
+OPEN_RUN_LABEL, OPEN_QUALYS_LABEL = "Open in Qualys ↗", "Open Qualys ↗"
+_OPAQUE = re.compile(r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{20,})$")  # "a=b" plus a separator is the shortest item that shows
 
 
 def workflow_title(execution: Execution) -> str:
@@ -42,11 +45,13 @@ def render_execution_card(
     *,
     fetched_at: datetime,
     open_url: str | None = None,
+    open_is_run: bool = False,
     note: str | None = None,
     redactor: Redactor = DEFAULT_REDACTOR,
 ) -> SlackMessage:
     """The whole card for `state.view` (summary, steps or errors) of an execution; `state.compact`
-    gives the unfurl form. `note` (plain words) says whether the card follows a running execution.
+    gives the unfurl form. `open_url` is the Qualys link (`open_is_run`: it opens this run itself, and the
+    button says so). `note` (plain words) says whether the card follows a running execution.
     Every piece of API text is passed through `redactor` first; of the steps, only those shown."""
     execution = redact_execution(execution, redactor)
     steps = ShownSteps(execution, redactor)
@@ -65,7 +70,7 @@ def render_execution_card(
                                                         f"{workflow_title(execution)}", 150), emoji=False)),
             ContextBlock(elements=[md(_timing_line(execution, fetched_at))]),
         ]
-        fields = _fields(execution)
+        fields = _fields(execution, full=state.view != "summary")
         if fields:
             blocks.append(SectionBlock(fields=[md(f) for f in fields[:MAX_FIELDS]]))
         if first_error:
@@ -75,7 +80,7 @@ def render_execution_card(
     elif state.view == "errors":
         blocks.extend(errors_blocks(execution, steps, state))
     blocks.append(ActionsBlock(block_id="qflow_card_actions",
-                               elements=_card_buttons(execution, steps, state, open_url)))
+                               elements=_card_buttons(execution, steps, state, open_url, open_is_run)))
     id_line = _id_line(execution, state, fetched_at)
     if note:
         id_line += f"\n{safe(note, 200)}"
@@ -108,17 +113,26 @@ def _step_phrase(execution: Execution) -> str:
     return phrase + (f", {failed} failed" if failed else "")
 
 
-def _fields(execution: Execution) -> list[str]:
+def is_opaque(value: str) -> bool:
+    """An id that means nothing to a reader (a UUID, a long hex string): the summary leaves it out."""
+    return bool(_OPAQUE.match(value.strip().lstrip("@")))
+
+
+def _fields(execution: Execution, *, full: bool) -> list[str]:
+    """The summary's fields; `full` (steps or errors shown) keeps opaque ids too, such as connector
+    account ids and `created_by=<uuid>` tags, which would otherwise take a field to say nothing."""
     c = execution.categories
+    accounts = c.accounts if full else [a for a in c.accounts if not is_opaque(a)]
+    tags = execution.tags if full else [t for t in execution.tags if not is_opaque(t.partition("=")[2])]
     rows: list[tuple[str, str]] = [
         ("Cloud", joined([*c.cloud_providers, *c.regions], FIELD_VALUE_CHARS)),
-        ("Accounts", joined([short_id(a.lstrip("@"), 12) for a in c.accounts], FIELD_VALUE_CHARS)),
+        ("Accounts", joined([short_id(a.lstrip("@"), 12) for a in accounts], FIELD_VALUE_CHARS)),
         ("Solutions", joined(c.solutions, FIELD_VALUE_CHARS)),
         ("Steps", step_counts(execution)),
         ("Ended", date_token(execution.ended) if execution.ended else
          ("still running" if not execution.is_finished else "—")),
         ("Variables", _pairs(execution.variables)),
-        ("Tags", _pairs(execution.tags)),
+        ("Tags", _pairs(tags)),
         ("Services", joined(c.services, FIELD_VALUE_CHARS)),
         ("Apps", joined(c.apps, FIELD_VALUE_CHARS)),
         ("Resource groups", joined([*c.resource_groups, *c.projects], FIELD_VALUE_CHARS)),
@@ -146,7 +160,10 @@ def _first_error(execution: Execution, steps: ShownSteps) -> str | None:
     return None
 
 
-def _card_buttons(execution: Execution, steps: ShownSteps, state: CardState, open_url: str | None) -> list[ButtonElement]:
+def _card_buttons(execution: Execution, steps: ShownSteps, state: CardState, open_url: str | None,
+                  open_is_run: bool) -> list[ButtonElement]:
+    """The card's buttons. Only "Share in channel", the one that changes what others see, is styled
+    (primary); nothing here destroys anything, so nothing is red."""
     buttons: list[ButtonElement] = []
     if execution.steps:
         if state.view == "steps":
@@ -157,10 +174,11 @@ def _card_buttons(execution: Execution, steps: ShownSteps, state: CardState, ope
         if state.view == "errors":
             buttons.append(button("Hide errors", HIDE, state.with_view("summary")))
         else:
-            buttons.append(button("Show errors", SHOW_ERRORS, state.with_view("errors"), style="danger"))
+            buttons.append(button("Show errors", SHOW_ERRORS, state.with_view("errors")))
     buttons.append(button("Refresh", REFRESH, state))
     if open_url:
-        buttons.append(button("Open in Qualys ↗", OPEN, url=open_url))
+        # Only a link to the run itself may promise the run; the UI's front page is "Open Qualys".
+        buttons.append(button(OPEN_RUN_LABEL if open_is_run else OPEN_QUALYS_LABEL, OPEN, url=open_url))
     if state.private:
         buttons.append(button("Share in channel", SHARE, state, style="primary"))
     return buttons

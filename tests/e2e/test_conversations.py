@@ -81,7 +81,7 @@ def test_execution_links_on_qualys_hosts_unfurl_and_others_are_left_alone(world)
     card = calls[0]["unfurls"][next(iter(calls[0]["unfurls"]))]["blocks"]
     text = all_text({"blocks": card})
     assert "❌ *Failed* · *Remediate public S3 buckets*" in text and "4 steps, 1 failed" in text
-    assert {"Show steps", "Show errors", "Refresh", "Open in Qualys ↗"} == set(buttons({"blocks": card}))
+    assert {"Show steps", "Show errors", "Refresh", "Open Qualys ↗"} == set(buttons({"blocks": card}))
 
 
 def test_composer_previews_wait_for_the_posted_message(world):

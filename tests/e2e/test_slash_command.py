@@ -35,7 +35,7 @@ def test_execution_card_is_acked_at_once_then_answered_privately(app, slack, qua
     card = answer.data
     assert card["response_type"] == "ephemeral" and card["replace_original"] is True
     assert card["blocks"][0]["text"]["text"] == "✅ Success · Remediate public S3 buckets"
-    assert {"Refresh", "Open in Qualys ↗", "Share in channel"} <= set(buttons(card))
+    assert {"Refresh", "Open Qualys ↗", "Share in channel"} <= set(buttons(card))
     call = qualys.execution_calls(SAMPLE)[0]
     assert call.method == "POST" and call.query["includeSteps"] == ["true"]
 
@@ -85,7 +85,7 @@ def test_buttons_expand_page_collapse_refresh_share_and_open(app, slack, qualys,
     execution_id = new_execution(qualys, "failed-with-steps.json")
     _, [card] = ask(app, slack, expectations, f"execution {execution_id}")
     b = buttons(card.data)
-    assert {"Show steps", "Show errors", "Refresh", "Open in Qualys ↗", "Share in channel"} == set(b)
+    assert {"Show steps", "Show errors", "Refresh", "Open Qualys ↗", "Share in channel"} == set(b)
 
     def click(button, posts=1, message=None):
         url = expectations.expect(slack.new_response_url(), posts)
@@ -114,8 +114,8 @@ def test_buttons_expand_page_collapse_refresh_share_and_open(app, slack, qualys,
     assert deleted.data == {"delete_original": True, "text": "Shared"}
 
     before = len(slack.requests)
-    assert app.click(b["Open in Qualys ↗"], slack.new_response_url()).status_code == 200
-    assert b["Open in Qualys ↗"]["url"] == "https://qualysguard.qualys.com/"
+    assert app.click(b["Open Qualys ↗"], slack.new_response_url()).status_code == 200
+    assert b["Open Qualys ↗"]["url"] == "https://qualysguard.qualys.com/"
     # A link button is acked and nothing is posted: check with a later request that does post.
     click(b["Refresh"])
     assert [r for r in slack.requests[before:] if r.meta.get("answered")].__len__() == 1

@@ -19,12 +19,7 @@ def stock_qualys() -> FakeQualys:
     fake.add_execution(load_example("sample-response.json"))
     fake.add_execution(load_example("failed-with-steps.json"))
     fake.add_execution(load_example("running.json"), inline_steps=False)
-    fake.workflows[WORKFLOW_ID] = {
-        "id": WORKFLOW_ID,
-        "name": "Remediate public S3 buckets",
-        "definition": '{"components": [{"id": "node-67649155-filter", "name": "Only public buckets", "type": "filter"},'
-                      ' {"id": "node-1a2b3c4d-awsapi", "name": "List S3 buckets", "type": "awsapi"}]}',
-    }
+    fake.workflows[WORKFLOW_ID] = load_example("workflow-details.json")  # the saved answer preview reads
     return fake
 
 

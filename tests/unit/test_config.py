@@ -70,6 +70,9 @@ def test_open_url_template():
     s = load_settings({**GOOD, "QFLOW_OPEN_URL_TEMPLATE": "{ui_url}/qflow/#/executions/{execution_id}?wf={workflow_id}"})
     assert s.open_url("e1", "w1") == "https://qualysguard.qg2.apps.qualys.eu/qflow/#/executions/e1?wf=w1"
     assert load_settings(GOOD).open_url("e1", None) == "https://qualysguard.qg2.apps.qualys.eu/"
+    assert s.open_url_is_run and not load_settings(GOOD).open_url_is_run
+    # Only a real placeholder names the run: doubled braces are literal text.
+    assert not load_settings({**GOOD, "QFLOW_OPEN_URL_TEMPLATE": "{ui_url}/{{execution_id}}"}).open_url_is_run
     with pytest.raises(ConfigError, match="http"):
         load_settings({**GOOD, "QFLOW_OPEN_URL_TEMPLATE": "javascript:{execution_id}"})
 

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_setting_is_documented():
     source = (ROOT / "bot" / "config.py").read_text()
-    names = set(re.findall(r'"((?:SLACK|QUALYS|QFLOW)_[A-Z_]+|PORT|HOST|LOG_LEVEL)"', source))
+    names = set(re.findall(r'"((?:SLACK|QUALYS|QFLOW)_[A-Z_]+|PORT|HOST|LOG_[A-Z]+)"', source))
     assert len(names) >= 20
     readme, example = (ROOT / "README.md").read_text(), (ROOT / ".env.example").read_text()
     assert sorted(n for n in names if n not in readme) == []
@@ -28,3 +28,22 @@ def test_the_security_section_promises_what_the_tests_check():
                     "stay at INFO unless `QFLOW_DEBUG_LIBRARIES=true`", "a card masks only the steps it shows",
                     "`COMPOSER`", "preview_skipped"):
         assert promise in security, promise
+
+
+def test_the_readme_sample_card_is_what_preview_prints(monkeypatch, capsys):
+    from bot.__main__ import main
+
+    readme = (ROOT / "README.md").read_text()
+    sample = readme[readme.index("```\n❌") + 4:]
+    sample = sample[:sample.index("```")]
+    command = " ".join(readme[readme.index("That is `") + 9:].split("`", 1)[0].split())
+    env, _, args = command.partition(" scripts/run ")
+    for name in [n for n in __import__("os").environ if n.startswith(("SLACK_", "QUALYS_", "QFLOW_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(*env.split("=", 1))
+    monkeypatch.chdir(ROOT)
+    assert main(args.split()) == 0
+    printed = capsys.readouterr().out
+    as_of = re.compile(r"as of [^\n]*UTC")
+    assert as_of.sub("as of …", printed) == as_of.sub("as of …", sample)
+    assert "Remediate public S3 buckets" in printed and "Only public buckets" in printed

@@ -18,9 +18,9 @@ def example(name):
     return parse_execution(json.loads((EXAMPLES / name).read_text()))
 
 
-def card(execution, view="summary", page=0, private=True, open_url="https://ui.example/"):
+def card(execution, view="summary", page=0, private=True, open_url="https://ui.example/", open_is_run=False):
     message = render_execution_card(execution, CardState(execution.execution_id or EID, view, page, private),
-                                    fetched_at=NOW, open_url=open_url)
+                                    fetched_at=NOW, open_url=open_url, open_is_run=open_is_run)
     payload = message.payload()
     assert_valid_message(payload)
     return payload
@@ -34,9 +34,38 @@ def test_summary_of_the_documented_sample():
     for expected in ("AWS · us-east-1", "AWS Best Practices", "region=us-east-1", "ran 1m 11s", "UI · Simple",
                      "<!date^1746007562^{date_short_pretty} {time}|2025-04-30 10:06 UTC>", f"`{EID}`"):
         assert expected in text
-    assert set(buttons(payload)) == {"Refresh", "Open in Qualys ↗", "Share in channel"}  # no steps, no errors
-    assert buttons(payload)["Open in Qualys ↗"]["url"] == "https://ui.example/"
+    assert set(buttons(payload)) == {"Refresh", "Open Qualys ↗", "Share in channel"}  # no steps, no errors
+    assert buttons(payload)["Open Qualys ↗"]["url"] == "https://ui.example/"
     assert "Success" in payload["text"] and EID in payload["text"]
+
+
+def test_the_open_button_promises_the_run_only_when_its_link_names_it():
+    run_link = f"https://ui.example/qflow/executions/{EID}"
+    payload = card(example("sample-response.json"), open_url=run_link, open_is_run=True)
+    assert buttons(payload)["Open in Qualys ↗"]["url"] == run_link and "Open Qualys ↗" not in buttons(payload)
+
+
+@pytest.mark.parametrize("name", ["sample-response.json", "failed-with-steps.json", "running.json"])
+@pytest.mark.parametrize("view", ["summary", "steps", "errors"])
+@pytest.mark.parametrize("private", [True, False])
+def test_at_most_one_primary_button_and_nothing_red(name, view, private):
+    styles = [b.get("style") for b in buttons(card(example(name), view=view, private=private)).values()]
+    assert styles.count("primary") <= 1 and "danger" not in styles
+    if private:
+        assert buttons(card(example(name), view=view))["Share in channel"]["style"] == "primary"
+
+
+def test_opaque_ids_take_no_field_on_the_summary_and_stay_in_the_details():
+    execution = example("failed-with-steps.json")
+    summary, steps = all_text(card(execution)), all_text(card(execution, view="steps"))
+    assert "created_by" not in summary and "*Accounts*" not in summary and "*Tags*" not in summary
+    assert "created_by=0ffaf046-768b-79fc-83f6-aa25be52c2a1" in steps and "…f327855b316a" in steps
+    readable = execution.model_copy(update={"tags": ["team=cloud-ops", "created_by=0ffaf046-768b-79fc-83f6-aa25be52c2a1"]})
+    readable = readable.model_copy(update={"categories": readable.categories.model_copy(
+        update={"accounts": ["123456789012", "@aa70acae-6ea8-3acf-b504-f327855b316a"]})})
+    summary = all_text(card(readable))
+    assert "*Tags*\nteam=cloud-ops" in summary and "created_by" not in summary
+    assert "*Accounts*\n123456789012" in summary and "b316a" not in summary
 
 
 def test_failed_run_leads_with_its_first_error_and_offers_steps_and_errors():
