@@ -87,6 +87,21 @@ def _partial(env: Mapping[str, str], *, need_slack: bool, need_qualys: bool) -> 
         return None
 
 
+def _installation(auth: Mapping[str, object]) -> str:
+    """What the token is installed on, in words: a workspace, a workspace of a Grid organisation, or
+    the whole organisation (then its people are members whichever workspace they are in)."""
+    from .slack.access import home_of
+
+    home, name = home_of(auth), auth.get("team")
+    if home and home.org_wide:
+        return (f"installed org-wide on Enterprise Grid organisation {home.enterprise} ({name!r}): people of "
+                "every workspace of the organisation are members")
+    if home and home.enterprise:
+        return (f"installed on workspace {name!r} of Enterprise Grid organisation {home.enterprise} (people of "
+                "its other workspaces are members too)")
+    return f"installed on workspace {name!r}"
+
+
 def _check_slack(settings: Settings, out: Print) -> bool:
     client = build_web_client(settings)
     try:
@@ -98,7 +113,8 @@ def _check_slack(settings: Settings, out: Print) -> bool:
     except Exception as e:  # urllib errors: DNS, refused, TLS
         out(f"✗ Slack: could not reach {settings.slack_api_url} ({type(e).__name__}): check SLACK_API_URL and the network")
         return False
-    out(f"✓ Slack: bot token works: workspace {auth.get('team')!r}, bot user @{auth.get('user')}")
+    out(f"✓ Slack: bot token works: {_installation(auth.data if isinstance(auth.data, dict) else {})}, "
+        f"bot user @{auth.get('user')}")
     granted = {s.strip() for s in (auth.headers.get("x-oauth-scopes") or auth.headers.get("X-OAuth-Scopes") or "").split(",")
                if s.strip()}
     if granted:

@@ -2,8 +2,11 @@
 
 One service token serves the whole workspace, so the app itself decides. The rules, in order:
 a denied channel; a channel shared with other organisations (Slack Connect) unless allowed, or
-one whose sharing the app cannot see; a user from another workspace (or one whose workspace
+one whose sharing the app cannot see; a user from outside the installation (or one whose workspace
 nobody can tell); the channel allow-list (DMs with the app are exempt); the user allow-lists.
+
+The installation is the workspace the bot token belongs to, or, in an Enterprise Grid organisation,
+the whole organisation: its people (`enterprise_id`) are members whichever workspace they are in.
 """
 
 from __future__ import annotations
@@ -30,6 +33,17 @@ class Asker:
     shared: bool | None = None  # shared with other organisations; None: unknown
     usergroups: frozenset[str] = field(default_factory=frozenset)
     single_workspace: bool | None = None  # only the installing workspace's people are in the channel; None: unknown
+    user_enterprise: str | None = None  # the asker's Enterprise Grid organisation, when the request names it
+
+
+@dataclass(frozen=True)
+class Home:
+    """The installation, as auth.test names it: its workspace and, in Enterprise Grid, its organisation
+    (`org_wide`: installed for the whole organisation)."""
+
+    team: str | None
+    enterprise: str | None = None
+    org_wide: bool = False
 
 
 class Rule(StrEnum):
@@ -63,9 +77,9 @@ CANNOT_CHECK = Decision(False, Rule.CANNOT_CHECK, "the access rules")
 
 
 class Policy:
-    def __init__(self, settings: Settings, home_team: str | None) -> None:
+    def __init__(self, settings: Settings, home: Home | None) -> None:
         self._s = settings.policy
-        self.home_team = home_team
+        self.home = home
 
     @property
     def allowed_usergroups(self) -> frozenset[str]:
@@ -99,14 +113,23 @@ class Policy:
         return ALLOW
 
     def _installation(self, asker: Asker) -> Decision | None:
-        """Members of the installing workspace only. Without the user's workspace, a channel known to be
-        unshared vouches for them; without the installing workspace, nobody whose workspace is named passes."""
-        if asker.user_team is None:
-            if asker.single_workspace:
+        """Members of the installation only: its workspace, or its whole Enterprise Grid organisation.
+        Without the user's workspace, a channel known to hold only the installation's people vouches
+        for them; without the installation, nobody whose workspace is named passes."""
+        home = self.home
+        # Slack names a Grid user's team by its organisation (E…) in some payloads (mentions across orgs).
+        enterprise = asker.user_enterprise or (asker.user_team if (asker.user_team or "").startswith("E") else None)
+        if asker.user_team is None and enterprise is None:
+            if asker.single_workspace or (home and home.enterprise and asker.shared is False):
                 return None  # nobody from outside is in this conversation
             return UNKNOWN_TEAM
-        if self.home_team is None:
+        if home is None:
             return UNKNOWN_HOME
-        if asker.user_team != self.home_team:
-            return OTHER_TEAM
-        return None
+        if home.enterprise and enterprise:
+            return None if enterprise == home.enterprise else OTHER_TEAM
+        if asker.user_team and asker.user_team in (home.team, home.enterprise):
+            return None
+        if home.enterprise:  # another workspace, perhaps of this organisation
+            # A channel not shared outside the organisation holds no one else; otherwise nothing says which.
+            return None if asker.shared is False else UNKNOWN_TEAM
+        return OTHER_TEAM

@@ -144,7 +144,7 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     lookups = lookups or build_lookups(settings, metrics=metrics)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     cards = build_cards(settings, lookups, audit)
-    access = Access(Policy(settings, home_team=None), web, audit=audit, contact=settings.policy.policy_contact)
+    access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     follower = CardFollower(cards, pool.submit, refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)

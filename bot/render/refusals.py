@@ -19,8 +19,10 @@ REASONS: dict[Rule, str] = {
     Rule.HOME_UNKNOWN: "I couldn't confirm with Slack which workspace installed me, so I can't check that you "
                        "belong to it. Try again in a minute",
     Rule.TEAM_UNKNOWN: "I can't tell which workspace you belong to here, and execution details are only for "
-                       "members of the workspace that installed the app",
-    Rule.OTHER_TEAM: "execution details are only for members of the workspace that installed the app",
+                       "members of the workspace (or organisation) that installed the app. Ask me in a DM or "
+                       "with /qflow",
+    Rule.OTHER_TEAM: "execution details are only for members of the workspace (or organisation) that installed "
+                     "the app",
     Rule.CHANNEL_NOT_ALLOWED: "the app answers only in some channels",
     Rule.USER_NOT_ALLOWED: "only some people may look up executions",
     Rule.CANNOT_CHECK: "I couldn't check with Slack who may see this right now. Try again in a minute",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cachetools import TTLCache
@@ -12,9 +12,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from ..audit import AuditLog
-from ..policy import CANNOT_CHECK, Asker, ChannelKind, Decision, Policy
+from ..policy import CANNOT_CHECK, Asker, ChannelKind, Decision, Home, Policy
 from ..render import SlackMessage
 from ..render.refusals import render_denial
+from .payload import slack_id
 
 log = logging.getLogger(__name__)
 FACTS_TTL = 300.0
@@ -71,11 +72,14 @@ class Access:
             single = single if single is not None else known_single
         if shared:
             single = False
-        groups = self.groups_of(asker.user) if self.policy.needs_usergroups and asker.user else frozenset()
-        if self.policy.home_team is None:
-            self.policy.home_team = self._home_team()  # None again when Slack fails: asked again next time
+        if self.policy.home is None:
+            self.policy.home = self.home()  # None again when Slack fails: asked again next time
+        home = self.policy.home
+        # An org-wide token reads a workspace's user groups only when told which workspace.
+        team = asker.user_team if home and home.org_wide and (asker.user_team or "").startswith("T") else None
+        groups = self.groups_of(asker.user, team) if self.policy.needs_usergroups and asker.user else frozenset()
         return self.policy.decide(Asker(asker.user, asker.channel, asker.entry, asker.public, asker.user_team,
-                                        kind, shared, groups, single))
+                                        kind, shared, groups, single, asker.user_enterprise))
 
     def channel_facts(self, channel: str) -> ChannelFacts:
         """Kind, Slack Connect sharing and whether only one workspace is in the channel; unknown when
@@ -104,30 +108,42 @@ class Access:
             self._channels[channel] = facts
         return facts
 
-    def groups_of(self, user: str) -> frozenset[str]:
+    def groups_of(self, user: str, team: str | None = None) -> frozenset[str]:
+        """The allowed user groups `user` is in (`team`: the workspace to read them in, for an org-wide token)."""
         member_of = set()
         for group in self.policy.allowed_usergroups:
+            key = f"{team}:{group}" if team else group
             with self._lock:
-                members = self._groups.get(group)
+                members = self._groups.get(key)
             if members is None:
                 try:
-                    users = self._client.usergroups_users_list(usergroup=group).get("users")
+                    users = self._client.usergroups_users_list(usergroup=group, team_id=team).get("users")
                 except SlackApiError as error:  # not remembered: asked again next time
                     log.warning("cannot read user group %s (%s): its members are not allowed",
                                 group, error.response.get("error"))
                     continue
                 members = frozenset(u for u in users if isinstance(u, str)) if isinstance(users, list) else frozenset()
                 with self._lock:
-                    self._groups[group] = members
+                    self._groups[key] = members
             if user in members:
                 member_of.add(group)
         return frozenset(member_of)
 
-    def _home_team(self) -> str | None:
+    def home(self) -> Home | None:
+        """The installation from auth.test: workspace, Enterprise Grid organisation, org-wide or not;
+        None when Slack does not say (nothing is remembered then)."""
         try:
-            team = self._client.auth_test().get("team_id")
+            answer = self._client.auth_test()
         except SlackApiError as error:
             log.warning("auth.test failed (%s): requests that need the installing workspace are refused",
                         error.response.get("error"))
             return None
-        return team if isinstance(team, str) and team else None
+        return home_of(answer.data if isinstance(answer.data, dict) else {})
+
+
+def home_of(auth_test: Mapping[str, Any]) -> Home | None:
+    """The installation an auth.test answer names, or None when it names neither workspace nor organisation."""
+    team, enterprise = slack_id(auth_test, "team_id"), slack_id(auth_test, "enterprise_id")
+    if not team and not enterprise:
+        return None
+    return Home(team, enterprise, org_wide=auth_test.get("is_enterprise_install") is True and bool(enterprise))

@@ -61,13 +61,13 @@ class RunningApp:
         }
         return self.post_signed(urlencode(form), "application/x-www-form-urlencoded", **kwargs)
 
-    def click(self, button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER",
+    def click(self, button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER", team: str = "T0FAKE",
               container: dict[str, Any] | None = None, message: dict[str, Any] | None = None) -> httpx.Response:
         container = container or {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0CHAN",
                                   "is_ephemeral": True}
         payload: dict[str, Any] = {
             "type": "block_actions",
-            "user": {"id": user, "username": "clicker", "team_id": "T0FAKE"},
+            "user": {"id": user, "username": "clicker", "team_id": team},
             "api_app_id": "A0APP",
             "team": {"id": "T0FAKE", "domain": "fake"},
             "container": container,

@@ -115,7 +115,15 @@ def test_preview_live_and_doctor_against_the_fakes():
         doctor = run(["doctor"], env)
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
         assert "✓ Slack" in doctor.stdout and "✓ Qualys" in doctor.stdout and "All checks passed" in doctor.stdout
+        assert "installed on workspace 'Fake Workspace'," in doctor.stdout
         assert run(["doctor", "--execution", SAMPLE], env).returncode == 0
+
+        slack.enterprise_id = "E0FAKEORG"  # the same token, now an Enterprise Grid install…
+        assert "of Enterprise Grid organisation E0FAKEORG (people of its other workspaces" in run(["doctor"], env).stdout
+        slack.org_wide = True  # …and an org-wide one
+        doctor = run(["doctor"], env)
+        assert doctor.returncode == 0 and "installed org-wide on Enterprise Grid organisation E0FAKEORG" in doctor.stdout
+        slack.enterprise_id, slack.org_wide = None, False
 
         broken = {**env, "SLACK_BOT_TOKEN": "xoxb-revoked-token", "QUALYS_TOKEN": make_jwt(0)}
         doctor = run(["doctor"], broken)

@@ -30,6 +30,10 @@ class FakeSlack:
         self.invisible: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
         self.scopes: list[str] | None = None  # sent as auth.test's X-OAuth-Scopes header when set
+        # Enterprise Grid: the organisation auth.test names, and whether the app is installed org-wide
+        # (then auth.test names the organisation as the team, as org-level tokens do).
+        self.enterprise_id: str | None = None
+        self.org_wide = False
         # Web API methods whose calls wait here until the Event is set (arrivals are counted first).
         self.holds: dict[str, threading.Event] = {}
         self.held: Counter[str] = Counter()
@@ -131,8 +135,10 @@ class FakeSlack:
         if token != BOT_TOKEN:
             return _ok(False, error="invalid_auth")
         if method == "auth.test":
-            reply = _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id="T0FAKE",
-                        user_id="U0BOT", bot_id="B0BOT")
+            grid = {"enterprise_id": self.enterprise_id, "is_enterprise_install": self.org_wide} if self.enterprise_id else {}
+            team_id = self.enterprise_id if self.org_wide else "T0FAKE"
+            reply = _ok(True, url="https://fake.slack.com/", team="Fake Workspace", user="qflow", team_id=team_id,
+                        user_id="U0BOT", bot_id="B0BOT", **grid)
             if self.scopes is not None:
                 reply.headers["X-OAuth-Scopes"] = ",".join(self.scopes)
             return reply

@@ -19,6 +19,7 @@ def test_command_interactivity_and_events_share_one_url():
     for url in (command["url"], settings["interactivity"]["request_url"], settings["event_subscriptions"]["request_url"]):
         assert url.endswith("/slack/events")
     assert settings["interactivity"]["is_enabled"] is True
+    assert settings["org_deploy_enabled"] is True  # an Enterprise Grid organisation may install it org-wide
 
 
 def test_events_scopes_and_shortcut_match_the_listeners():

@@ -1,14 +1,18 @@
 import pytest
 
 from bot.config import load_settings
-from bot.policy import Asker, Policy
+from bot.policy import Asker, Home, Policy
 from bot.render.refusals import reason_of
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
 
 
 def policy(**env):
-    return Policy(load_settings({**BASE, **env}), home_team="T0HOME")
+    return Policy(load_settings({**BASE, **env}), Home("T0HOME"))
+
+
+def grid_policy(org_wide=True, **env):
+    return Policy(load_settings({**BASE, **env}), Home("E0ORG" if org_wide else "T0HOME", "E0ORG", org_wide))
 
 
 def ask(user="U0ME", channel="C0CHAN", public=False, **kw):
@@ -63,11 +67,45 @@ def test_the_deny_list_wins_over_the_allow_lists():
     assert not p.decide(ask()).allowed
 
 
+# --- Enterprise Grid: the organisation's people are members, whichever workspace -------------------
+
+
+@pytest.mark.parametrize("org_wide", [True, False])
+def test_grid_people_of_the_organisation_are_members_whichever_workspace(org_wide):
+    p = grid_policy(org_wide)
+    assert p.decide(ask(user_team="T0ELSEWHERE", user_enterprise="E0ORG")).allowed
+    assert p.decide(ask(user_team="E0ORG")).allowed  # a payload naming the user's team by its organisation
+    other = p.decide(ask(user_team="T0OTHERORG", user_enterprise="E0OTHER"))
+    assert not other.allowed and other.setting == "the installation"
+    assert not p.decide(ask(user_team="E0OTHER")).allowed
+
+
+def test_grid_another_organisation_still_follows_the_shared_channel_rule():
+    p = grid_policy()
+    assert p.decide(ask(user_team="T0X", user_enterprise="E0OTHER", shared=True)).setting == "QFLOW_ALLOW_SHARED_CHANNELS"
+    allowed = grid_policy(QFLOW_ALLOW_SHARED_CHANNELS="true")
+    assert not allowed.decide(ask(user_team="T0X", user_enterprise="E0OTHER", shared=True)).allowed
+    assert allowed.decide(ask(user_team="T0X", user_enterprise="E0ORG", shared=True)).allowed
+
+
+def test_grid_a_workspace_named_without_its_organisation_passes_only_in_a_channel_of_the_organisation():
+    p, shared_ok = grid_policy(), grid_policy(QFLOW_ALLOW_SHARED_CHANNELS="true")
+    assert p.decide(ask(user_team="T0ELSEWHERE", shared=False)).allowed
+    assert p.decide(ask(user_team=None, shared=False)).allowed
+    decision = shared_ok.decide(ask(user_team="T0ELSEWHERE", shared=True))
+    assert not decision.allowed and decision.setting == "the installation"
+
+
+def test_without_grid_an_organisation_id_is_another_organisation():
+    assert not policy().decide(ask(user_team=None, user_enterprise="E0ORG", single_workspace=False)).allowed
+    assert not policy().decide(ask(user_team="T0OTHER", shared=False)).allowed
+
+
 # --- fail closed: a rule whose fact is unknown refuses ------------------------------------------
 
 
 def test_an_unknown_installing_workspace_refuses_anyone_whose_workspace_is_named():
-    unknown_home = Policy(load_settings(BASE), home_team=None)
+    unknown_home = Policy(load_settings(BASE), None)
     for team in ("T0HOME", "T0OTHER"):
         decision = unknown_home.decide(ask(user_team=team, public=True))
         assert not decision.allowed and "confirm" in reason_of(decision) and decision.setting == "the installation"
@@ -94,6 +132,8 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 TEAMS, CHANNELS, KINDS = ("T0HOME", "T0OTHER"), ("C0GOOD", "C0BAD", "C0X", "D0DM"), ("public", "private", "im", "mpim")
+ORGS = ("E0ORG", "E0OTHER")
+HOMES = (Home("T0HOME"), Home("T0HOME", "E0ORG"), Home("E0ORG", "E0ORG", True))
 maybe = lambda values: st.one_of(st.none(), st.sampled_from(values))  # noqa: E731
 settings_env = st.fixed_dictionaries({}, optional={
     "QFLOW_DENIED_CHANNELS": st.just("C0BAD"), "QFLOW_ALLOWED_CHANNELS": st.just("C0GOOD"),
@@ -102,26 +142,32 @@ settings_env = st.fixed_dictionaries({}, optional={
 
 
 def completions(home, asker):
-    """Every world the unknown facts could stand for (a channel with one workspace in it holds no outsider)."""
-    for home_team, team, channel, kind, shared, single in itertools.product(
-            [home] if home else TEAMS, [asker.user_team] if asker.user_team else TEAMS,
+    """Every world the unknown facts could stand for: a channel with one workspace in it holds no
+    outsider, and one not shared outside a Grid organisation holds only its people."""
+    for known_home, team, org, channel, kind, shared, single in itertools.product(
+            [home] if home else HOMES, [asker.user_team] if asker.user_team else TEAMS,
+            [asker.user_enterprise] if asker.user_enterprise else (*ORGS, None),
             [asker.channel] if asker.channel else CHANNELS, [asker.channel_kind] if asker.channel_kind else KINDS,
             [asker.shared] if asker.shared is not None else (True, False),
             [asker.single_workspace] if asker.single_workspace is not None else (True, False)):
-        if (single and (shared or team != home_team)) or (shared and single):
+        if (single and (shared or team != known_home.team)) or (shared and single):
             continue
-        yield home_team, Asker(asker.user, channel, asker.entry, asker.public, team, kind, shared, asker.usergroups,
-                               single)
+        if org and not known_home.enterprise and org == "E0ORG":
+            continue  # no Grid organisation of ours: the asker's is another
+        if not shared and known_home.enterprise and org != known_home.enterprise:
+            continue  # a channel not shared outside the organisation holds no one from elsewhere
+        yield known_home, Asker(asker.user, channel, asker.entry, asker.public, team, kind, shared,
+                                asker.usergroups, single, org)
 
 
-@given(settings_env, maybe(TEAMS[:1]), st.sampled_from(["U0ME", "U0YOU"]), maybe(TEAMS), maybe(CHANNELS),
-       maybe(KINDS), st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.booleans()), st.booleans(),
-       st.sets(st.sampled_from(["S0ONCALL", "S0ELSE"])))
-def test_an_unknown_fact_never_allows_what_a_known_one_would_refuse(env, home, user, team, channel, kind, shared,
+@given(settings_env, st.one_of(st.none(), st.sampled_from(HOMES)), st.sampled_from(["U0ME", "U0YOU"]), maybe(TEAMS),
+       maybe(ORGS), maybe(CHANNELS), maybe(KINDS), st.one_of(st.none(), st.booleans()),
+       st.one_of(st.none(), st.booleans()), st.booleans(), st.sets(st.sampled_from(["S0ONCALL", "S0ELSE"])))
+def test_an_unknown_fact_never_allows_what_a_known_one_would_refuse(env, home, user, team, org, channel, kind, shared,
                                                                    single, public, groups):
     settings = load_settings({**BASE, **env})
-    asker = Asker(user, channel, "command", public, team, kind, shared, frozenset(groups), single)
+    asker = Asker(user, channel, "command", public, team, kind, shared, frozenset(groups), single, org)
     if not Policy(settings, home).decide(asker).allowed:
         return
-    for home_team, world in completions(home, asker):
-        assert Policy(settings, home_team).decide(world).allowed, (asker, home_team, world)
+    for known_home, world in completions(home, asker):
+        assert Policy(settings, known_home).decide(world).allowed, (asker, known_home, world)

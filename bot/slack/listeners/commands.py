@@ -22,7 +22,8 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], answers: Answers) 
     if isinstance(request, Lookup) and response_url:
         state = CardState(request.execution_id, request.view, private=True)
         ack(response_type="ephemeral", **looking_up(state).payload())
-        asker = Asker(user, channel, "command", public=False, user_team=slack_id(command, "team_id"))
+        asker = Asker(user, channel, "command", public=False, user_team=slack_id(command, "team_id"),
+                      user_enterprise=slack_id(command, "enterprise_id"))
         answers.answer_command(state, response_url, asker)
         return
     if isinstance(request, Help):

@@ -19,7 +19,7 @@ def test_channel_facts_and_group_members_are_read_once_and_decide():
         slack.invisible.add("G0SECRET")
         slack.usergroups["S0ONCALL"] = ["U0ONCALL"]
         settings = load_settings({**ENV, "QFLOW_ALLOWED_USERGROUPS": "S0ONCALL"})
-        access = Access(Policy(settings, home_team=None), WebClient(token=BOT_TOKEN, base_url=slack.api_url),
+        access = Access(Policy(settings, None), WebClient(token=BOT_TOKEN, base_url=slack.api_url),
                         audit=AuditLog(os.devnull), contact="the app's admin")
         home = "T0FAKE"
         assert access.check(Asker("U0ONCALL", "C0OPEN", "command", public=True, user_team=home)).allowed
