@@ -70,7 +70,7 @@ def test_allowed_users_and_group_members_get_cards(world):
     ({"user_id": "U0STRANGER"}, "only some people may look up executions"),
     ({"channel_id": "C0DENIED"}, "deny list"),
     ({"channel_id": "C0SHARED"}, "shared with other organisations"),
-    ({"team_id": "T0OTHER"}, "workspace that installed the app"),
+    ({"team_id": "T0OTHER"}, "workspace (or organisation) that installed the app"),
 ])
 def test_denials_are_private_say_why_and_who_and_call_nothing(world, form, why):
     app, slack, qualys, audit = world
