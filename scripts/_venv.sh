@@ -17,7 +17,15 @@ stamp="$venv/.installed-$hash${extras:+-$extras}"
 if [ ! -f "$stamp" ] && { [ -n "$extras" ] || ! compgen -G "$venv/.installed-$hash*" >/dev/null; }; then
   [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$venv/bin/python" -m pip install --quiet -r requirements.txt >&2
-  "$venv/bin/python" -m pip install --quiet -e ".${extras:+[$extras]}" >&2
+  log="$venv/.install-log"
+  { "$venv/bin/python" -m pip install --quiet -r requirements.txt \
+      && "$venv/bin/python" -m pip install --quiet -e ".${extras:+[$extras]}"; } 2>"$log" \
+    || { cat "$log" >&2; exit 1; }
+  cat "$log" >&2
+  # The project's own install must print no build warning; the test run (CI) refuses one.
+  if [ "$extras" = test ] && grep -iE "setuptools|build[- ]backend|egg_info|bdist|pyproject|deprecat" "$log" >&2; then
+    echo "The install above printed a build warning: fix pyproject.toml (see .venv/.install-log)." >&2
+    exit 1
+  fi
   rm -f "$venv"/.installed-* && touch "$stamp"
 fi
