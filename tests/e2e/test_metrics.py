@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -93,3 +95,17 @@ def test_failures_are_counted_by_outcome_endpoint_and_slack_method(app: RunningA
     assert delta("qflow_lookups_total", entry="mention", outcome="card") == 1
     assert delta("qflow_slack_api_errors_total", method="chat.postMessage", error="channel_not_found") == 1, text
     assert missing not in text and "C0METRICS" not in text
+
+
+def test_a_running_execution_s_card_is_counted_as_followed(app: RunningApp, slack: FakeSlack, qualys: FakeQualys,
+                                                          expectations):
+    before, _ = scrape(app)
+    running = new_execution(qualys, "running.json")
+    url = expectations.expect(slack.new_response_url())
+    app.command(f"execution {running}", url)
+    slack.wait_for_responses(url)
+    # The card is followed just after it is sent: wait (bounded) for the scrape to show it.
+    deadline = time.monotonic() + 10
+    while value(scrape(app)[0], "qflow_followed_cards") != value(before, "qflow_followed_cards") + 1:
+        assert time.monotonic() < deadline, "the running card was never counted as followed"
+        threading.Event().wait(0.02)
