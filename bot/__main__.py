@@ -76,10 +76,14 @@ def _serve(mode: Mode | None) -> int:
     os.environ.pop("SLACK_BOT_TOKEN", None)
 
     from .slack.server import serve_http, serve_socket_mode
+    from .state import StateError
     from .wiring import build
 
     try:
         wired = build(settings)
+    except StateError as error:  # a state file that cannot be used: nothing would be remembered
+        log.error("%s", error)
+        return 2
     except OSError as error:  # Bolt's auth.test at start could not reach Slack at all (DNS, refused, TLS…)
         log.error("Could not reach Slack at %s (%s). Check SLACK_API_URL and the network, then run "
                   "`scripts/run doctor`.", settings.slack_api_url, getattr(error, "reason", error))
@@ -91,10 +95,11 @@ def _serve(mode: Mode | None) -> int:
     app_token = secret(settings.slack.app_token)
     if settings.mode == "socket" and app_token:
         serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown, metrics=wired.metrics,
-                          health_host=settings.slack.host, health_port=settings.socket_health_port)
+                          details=wired.health, health_host=settings.slack.host,
+                          health_port=settings.socket_health_port)
     else:
         serve_http(wired.bolt, settings.slack.host, settings.slack.port, on_stop=wired.shutdown,
-                   signing_secret=secret(settings.slack.signing_secret), metrics=wired.metrics)
+                   signing_secret=secret(settings.slack.signing_secret), metrics=wired.metrics, details=wired.health)
     return 0
 
 

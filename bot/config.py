@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .config_fields import (
+    DEFAULT_STATE_FILE,
     audit_target,
     bearer_stripped,
     checked,
@@ -27,6 +28,7 @@ from .config_fields import (
     patterns,
     placeholder,
     slack_ids,
+    state_path,
     template,
 )
 from .qflow.platforms import PLATFORMS, platform_for_gateway_host
@@ -113,6 +115,19 @@ class TuningSettings(_Group):
     debug_libraries: Annotated[bool, flag("QFLOW_DEBUG_LIBRARIES")] = Field(False, validation_alias="QFLOW_DEBUG_LIBRARIES")
 
 
+def _redis_url(value: SecretStr) -> bool:
+    parts = urlsplit(value.get_secret_value())
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname) or parts.scheme == "unix" and bool(parts.path)
+
+
+class StateSettings(_Group):
+    state_file: Annotated[str, AfterValidator(state_path)] = Field(DEFAULT_STATE_FILE,
+                                                                    validation_alias="QFLOW_STATE_FILE")
+    redis_url: Annotated[SecretStr | None, checked("REDIS_URL should be a Redis URL like redis://host:6379/0 "
+                                                     "(rediss:// for TLS, unix:///path for a socket)", _redis_url)] \
+        = Field(None, validation_alias="REDIS_URL")
+
+
 class PolicySettings(_Group):
     allowed_users: Annotated[frozenset[str], slack_ids("QFLOW_ALLOWED_USERS", ("U", "W"))] = Field(
         frozenset(), validation_alias="QFLOW_ALLOWED_USERS")
@@ -136,6 +151,7 @@ class Settings(BaseModel):
     qualys: QualysSettings
     tuning: TuningSettings
     policy: PolicySettings
+    state: StateSettings
     mode: Mode
     qualys_gateway_url: str | None
     qualys_ui_url: str | None
@@ -160,8 +176,10 @@ class Settings(BaseModel):
     def secrets(self) -> tuple[str, ...]:
         """Every secret value configured, for scrubbing output."""
         values = (self.slack.bot_token, self.slack.signing_secret, self.slack.app_token, self.qualys.token,
-                  self.qualys.password)
-        return tuple(v.get_secret_value() for v in values if v and v.get_secret_value())
+                  self.qualys.password, self.state.redis_url)
+        found = [v.get_secret_value() for v in values if v and v.get_secret_value()]
+        redis_password = urlsplit(secret(self.state.redis_url) or "").password
+        return tuple(found + ([redis_password] if redis_password else []))
 
     @property
     def open_url_is_run(self) -> bool:
@@ -244,11 +262,12 @@ def load_settings(
         ui_url = known.ui_url if known else None
     tuning: TuningSettings = _read(TuningSettings, values, problems)
     policy: PolicySettings = _read(PolicySettings, values, problems)
+    state: StateSettings = _read(StateSettings, values, problems)
     if problems:
         raise ConfigError(problems)
     if resolved_mode != "socket":
         slack = slack.model_copy(update={"app_token": None})
-    return Settings(slack=slack, qualys=qualys, tuning=tuning, policy=policy, mode=resolved_mode,
+    return Settings(slack=slack, qualys=qualys, tuning=tuning, policy=policy, state=state, mode=resolved_mode,
                     qualys_gateway_url=gateway_url, qualys_ui_url=ui_url.rstrip("/") if ui_url else None)
 
 

@@ -121,6 +121,17 @@ def audit_target(value: str) -> str:
     return value
 
 
+DEFAULT_STATE_FILE = "qflow-state.sqlite3"
+
+
+def state_path(value: str) -> str:
+    """QFLOW_STATE_FILE: a file in a folder that exists (whether it can be written is checked on opening)."""
+    folder = os.path.dirname(os.path.abspath(value)) if value else ""
+    if not value or os.path.isdir(value) or not os.path.isdir(folder):
+        raise ValueError(f"QFLOW_STATE_FILE should be a file in a folder that exists ({folder or value!r})")
+    return value
+
+
 def template(value: str) -> str:
     problem = check_template(value, OPEN_URL_FIELDS)
     if problem:

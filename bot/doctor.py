@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
 
     if settings:
         out(f"✓ policy: {policy_summary(settings)}")
+        ok &= _check_state(settings, out)
 
     slack = settings or _partial(env, need_slack=True, need_qualys=False)
     if slack and secret(slack.slack.bot_token):
@@ -63,6 +65,42 @@ def run_doctor(env: Mapping[str, str], out: Print, execution_id: str | None = No
         out("- Qualys: not checked until the Qualys settings above are fixed")
     out("All checks passed." if ok else "Some checks failed: fix the ✗ lines and run `scripts/run doctor` again.")
     return 0 if ok else 1
+
+
+def _check_state(settings: Settings, out: Print) -> bool:
+    """The state store opens and answers: the SQLite file (created if new), or Redis."""
+    from .state import StateError
+
+    redis_url = secret(settings.state.redis_url)
+    if redis_url:
+        from urllib.parse import urlsplit
+
+        from .state.redis_store import RedisStore
+
+        parts = urlsplit(redis_url)  # named without its password
+        where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+        try:
+            store = RedisStore(redis_url)
+            store.ping()
+            store.close()
+        except StateError as error:
+            out(f"✗ state: {error}")
+            return False
+        except Exception as error:
+            out(f"! state: Redis at {where} does not answer ({type(error).__name__}): the app would start and keep "
+                "its state in memory until Redis answers (not shared by replicas meanwhile)")
+            return False
+        out(f"✓ state: Redis at {where} answers (shared by every replica)")
+        return True
+    from .state.sqlite import SqliteStore
+
+    try:
+        SqliteStore(settings.state.state_file).close()
+    except StateError as error:
+        out(f"✗ state: {error}")
+        return False
+    out(f"✓ state: SQLite file {os.path.abspath(settings.state.state_file)} (kept across restarts)")
+    return True
 
 
 def policy_summary(settings: Settings) -> str:

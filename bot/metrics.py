@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from prometheus_client import (
     CollectorRegistry,
@@ -44,6 +45,13 @@ def header_count(headers: Mapping[str, str], name: str) -> int | None:
     raw = headers.get(name)
     text = raw.strip() if isinstance(raw, str) else ""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= _LIMIT_DIGITS else None
+
+
+class StoreLike(Protocol):
+    backend: str
+
+    @property
+    def degraded(self) -> bool: ...
 
 
 class Metrics:
@@ -99,6 +107,12 @@ class Metrics:
 
     def ack(self, mode: str, seconds: float) -> None:
         self._acks.labels(label_word(mode)).observe(max(0.0, seconds))
+
+    def state(self, store: StoreLike) -> None:
+        """The state store's backend and whether it stands in for a failed one, read at each scrape."""
+        Gauge("qflow_state_degraded", "1 while the state store (Redis, or the SQLite file) fails and the "
+              "process's memory stands in", ["backend"], registry=self.registry).labels(
+            label_word(store.backend)).set_function(lambda: 1.0 if store.degraded else 0.0)
 
     def follow_count(self, count: Callable[[], int]) -> None:
         """Where the number of followed cards is read at each scrape."""

@@ -39,6 +39,8 @@ from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
 from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
+from .state import Store
+from .state.resilient import ResilientStore
 from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
 
 
@@ -114,12 +116,26 @@ def build_web_client(settings: Settings, token: str | None = None, metrics: Metr
     return CountedWebClient(**options, on_error=metrics.slack_error) if metrics else WebClient(**options)
 
 
+def build_store(settings: Settings) -> ResilientStore:
+    """The state store: Redis when REDIS_URL is set, else the SQLite file; either way, the process's
+    memory stands in while it fails. Raises StateError for a file that cannot be used at all."""
+    redis_url = secret(settings.state.redis_url)
+    if redis_url:
+        from .state.redis_store import RedisStore
+
+        return ResilientStore(RedisStore(redis_url))
+    from .state.sqlite import SqliteStore
+
+    return ResilientStore(SqliteStore(settings.state.state_file))
+
+
 @dataclass
 class Wired:
     """Everything the running app is made of."""
 
     settings: Settings
     metrics: Metrics
+    store: Store
     lookups: ExecutionLookups
     cards: Cards
     web: WebClient
@@ -129,17 +145,24 @@ class Wired:
     answers: Answers
     bolt: App
 
+    def health(self) -> dict[str, object]:
+        """What /healthz adds to its status: where state is kept, and whether a stand-in holds it now."""
+        return {"state": self.store.backend, "degraded": self.store.degraded}
+
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop following cards, finish every acknowledged request (within the grace period), then stop."""
         self.follower.stop()
         self.pool.drain(SHUTDOWN_GRACE_SECONDS if wait else 0.0)
+        self.store.close()
 
 
 def build(settings: Settings, *, web: WebClient | None = None, lookups: ExecutionLookups | None = None,
-          clock: Callable[[], float] = time.monotonic) -> Wired:
+          store: Store | None = None, clock: Callable[[], float] = time.monotonic) -> Wired:
     """The whole app from its settings. Bolt checks the bot token (auth.test) here: an error means Slack
     did not accept it, and nothing is left running."""
     metrics = Metrics()
+    store = store or build_store(settings)
+    metrics.state(store)
     web = web or build_web_client(settings, metrics=metrics)
     lookups = lookups or build_lookups(settings, metrics=metrics)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
@@ -153,9 +176,10 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
                       matcher=LinkMatcher(settings.qualys_link_domains),
                       response_url=functools.partial(ResponseUrl, on_error=metrics.slack_error))
     try:
-        bolt = build_app(settings, answers, web)
+        bolt = build_app(settings, answers, web, store)
     except Exception:
         follower.stop()
         pool.drain(0.0)
+        store.close()
         raise
-    return Wired(settings, metrics, lookups, cards, web, access, pool, follower, answers, bolt)
+    return Wired(settings, metrics, store, lookups, cards, web, access, pool, follower, answers, bolt)

@@ -4,20 +4,21 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
-from cachetools import TTLCache
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
 from ..config import Settings, secret
 from ..logs import log_context
+from ..state import Store
 from .answers import Answers
 from .listeners import register_listeners
 from .payload import ID_CHARS, request_facts, text
 
 log = logging.getLogger(__name__)
+SIGNATURE_SECONDS = 600.0
+EVENT_SECONDS = 3600.0  # Slack's retries come within minutes; a redelivery after a restart too
 
 
 class QFlowApp(App):
@@ -29,8 +30,9 @@ class QFlowApp(App):
             return super().dispatch(req)
 
 
-def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
-    """The Bolt app with every listener registered. Checks the bot token with auth.test."""
+def build_app(settings: Settings, answers: Answers, client: WebClient, store: Store) -> App:
+    """The Bolt app with every listener registered. Checks the bot token with auth.test. Handled event ids
+    and request signatures are claimed in `store`: shared by replicas, kept across restarts."""
     app = QFlowApp(
         client=client,
         signing_secret=secret(settings.slack.signing_secret) or "",
@@ -40,8 +42,6 @@ def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
         logger=logging.getLogger("slack_bolt.App"),  # a library logger: quiet at DEBUG (bot/logs.py)
     )
 
-    seen_events = SeenEvents()
-    seen_signatures = SeenEvents(ttl=600.0)  # Bolt refuses timestamps older than 5 minutes
 
     @app.middleware
     def refuse_replays(request: BoltRequest, body: dict[str, Any], next_: Any) -> BoltResponse | None:
@@ -52,7 +52,8 @@ def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
             return None
         signature = next(iter(request.headers.get("x-slack-signature") or []), None)
         timestamp = next(iter(request.headers.get("x-slack-request-timestamp") or []), None)
-        if signature and not seen_signatures.first_time(f"{timestamp}:{signature}"):
+        # Bolt refuses timestamps older than 5 minutes: 10 minutes of signatures are enough.
+        if signature and not store.claim(f"signature:{timestamp}:{signature}", SIGNATURE_SECONDS):
             log.warning("refused a replayed request")
             return BoltResponse(status=401, body="replayed request")
         next_()
@@ -63,7 +64,7 @@ def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
         # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
         # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
         event_id = text(body, "event_id", limit=ID_CHARS) if body.get("type") == "event_callback" else None
-        if event_id and not seen_events.first_time(event_id):
+        if event_id and not store.claim(f"event:{event_id}", EVENT_SECONDS):
             log.info("dropping a redelivered event %s", event_id)
             return BoltResponse(status=200, body="")
         next_()
@@ -80,18 +81,3 @@ def build_app(settings: Settings, answers: Answers, client: WebClient) -> App:
 
     register_listeners(app)
     return app
-
-
-class SeenEvents:
-    """Event ids handled in the last hour (Slack's retries come within minutes)."""
-
-    def __init__(self, ttl: float = 3600.0, maxsize: int = 100_000) -> None:
-        self._seen: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)
-        self._lock = threading.Lock()
-
-    def first_time(self, event_id: str) -> bool:
-        with self._lock:
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = True
-            return True

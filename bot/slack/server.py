@@ -58,11 +58,14 @@ def verified_body(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple
     return "", body
 
 
+Details = Callable[[], dict[str, object]]
+
+
 def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: str | None = None,
-                  metrics: Metrics | None = None) -> Callable[..., Iterable[bytes]]:
+                  metrics: Metrics | None = None, details: Details | None = None) -> Callable[..., Iterable[bytes]]:
     """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given; absent when
     `app` is None, as in Socket Mode), `GET /healthz` (200 when ready, 503 otherwise), `GET /metrics` (with
-    `metrics`), 404 elsewhere. A request that is not Slack's never reaches Bolt."""
+    `metrics`), 404 elsewhere. `details` adds to the health body (the state store and whether it is degraded). A request that is not Slack's never reaches Bolt."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
@@ -93,7 +96,7 @@ def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: st
 
     def health(start_response: Callable[..., Any]) -> Iterable[bytes]:
         ok = ready()
-        body = json.dumps({"status": "ok" if ok else "unavailable"}).encode()
+        body = json.dumps({"status": "ok" if ok else "unavailable", **(details() if details else {})}).encode()
         start_response("200 OK" if ok else "503 Service Unavailable",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
@@ -129,10 +132,10 @@ def _waitress(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, thread
 
 
 def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
-               signing_secret: str | None = None, metrics: Metrics | None = None) -> None:
+               signing_secret: str | None = None, metrics: Metrics | None = None, details: Details | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
     ready = threading.Event()
-    server = _waitress(make_wsgi_app(app, ready.is_set, signing_secret, metrics), host, port, threads)
+    server = _waitress(make_wsgi_app(app, ready.is_set, signing_secret, metrics, details), host, port, threads)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
@@ -170,7 +173,8 @@ class TimedSocketModeHandler(SocketModeHandler):
 
 
 def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, metrics: Metrics | None = None,
-                      health_host: str = "0.0.0.0", health_port: int | None = None) -> None:
+                      details: Details | None = None, health_host: str = "0.0.0.0",
+                      health_port: int | None = None) -> None:
     """Connect to Slack over Socket Mode (no public URL) and serve until SIGTERM/SIGINT. With `health_port`,
     `GET /healthz` (200 only while connected) and `GET /metrics` are served there."""
     handler = TimedSocketModeHandler(app, app_token, metrics)
@@ -178,7 +182,8 @@ def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, 
     health: Any = None
     if health_port is not None:
         connected = lambda: not done.is_set() and handler.client.is_connected()  # noqa: E731
-        health = _waitress(make_wsgi_app(None, connected, metrics=metrics), health_host, health_port, 2)
+        health = _waitress(make_wsgi_app(None, connected, metrics=metrics, details=details), health_host,
+                           health_port, 2)
         threading.Thread(target=health.run, name="qflow-health", daemon=True).start()
         log.info("health on http://%s:%s%s (200 while connected to Slack), metrics on %s", health_host,
                  health.effective_port, HEALTH_PATH, METRICS_PATH if metrics else "off")

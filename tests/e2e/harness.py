@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"(?:listening|health) on http://([\d.]+):(\d+)")
-_OUR_VARIABLES = ("SLACK_", "QUALYS_", "QFLOW_", "PORT", "HOST", "LOG_LEVEL")
+_OUR_VARIABLES = ("SLACK_", "QUALYS_", "QFLOW_", "PORT", "HOST", "LOG_", "REDIS_URL")
 
 
 class RunningApp:
@@ -121,6 +122,8 @@ def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str,
         "PORT": "0",
         "QFLOW_TIMEOUT_SECONDS": "2",
         "PYTHONUNBUFFERED": "1",
+        # Each app its own state file (a test that restarts an app passes the same one again).
+        "QFLOW_STATE_FILE": str(Path(tempfile.mkdtemp(prefix="qflow-state-")) / "state.sqlite3"),
     })
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

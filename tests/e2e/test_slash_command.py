@@ -195,7 +195,7 @@ def test_unknown_execution_is_not_found(app, slack, expectations):
 
 def test_health(app):
     response = app.http.get(app.url + "/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200 and response.json() == {"status": "ok", "state": "sqlite", "degraded": False}
     assert app.http.get(app.url + "/nothing").status_code == 404
 
 

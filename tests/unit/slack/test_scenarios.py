@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import load_settings
+from bot.state import MemoryStore
 from bot.wiring import Wired, build
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -30,7 +31,7 @@ def world(tmp_path_factory) -> Iterator[tuple[Wired, FakeSlack, FakeQualys]]:
                                   "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
                                   "QUALYS_TOKEN": qualys.issue_token(), "QFLOW_AUDIT_LOG": str(audit),
                                   "QFLOW_REFRESH_MAX_MINUTES": "0"})
-        wired = build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url))
+        wired = build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url), store=MemoryStore())
         yield wired, slack, qualys
         wired.shutdown()
 

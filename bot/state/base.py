@@ -1,0 +1,52 @@
+"""The state interface every backend keeps."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class StateError(Exception):
+    """The state store cannot be used (a corrupt or unwritable file, a refused Redis URL): says which
+    and what to do, for the start-up message."""
+
+
+class Store(Protocol):
+    """What must be remembered, atomically across the app's threads (and, for Redis, its replicas).
+    Times are seconds; expiries are relative to now."""
+
+    backend: str  # "memory", "sqlite" or "redis", for /metrics and doctor
+
+    def claim(self, key: str, ttl: float) -> bool:
+        """True for the first caller to claim `key` within `ttl` seconds, False for every later one."""
+        ...
+
+    def lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the lease `name` for `owner` (or renew it when `owner` holds it) for `ttl` seconds;
+        False while someone else holds it."""
+        ...
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease back, if `owner` holds it."""
+        ...
+
+    def put(self, kind: str, key: str, value: str, ttl: float | None = None) -> None:
+        """Remember `value` under (`kind`, `key`), for `ttl` seconds or until deleted."""
+        ...
+
+    def get(self, kind: str, key: str) -> str | None:
+        ...
+
+    def delete(self, kind: str, key: str) -> None:
+        ...
+
+    def items(self, kind: str) -> dict[str, str]:
+        """Every live value of `kind`."""
+        ...
+
+    @property
+    def degraded(self) -> bool:
+        """True while the store stands in for an unreachable one (Redis down)."""
+        ...
+
+    def close(self) -> None:
+        ...

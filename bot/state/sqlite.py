@@ -1,0 +1,128 @@
+"""State in an SQLite file (standard library `sqlite3`, WAL mode): survives restarts, shared by the
+processes of one host. One connection, guarded by a lock, serves the app's threads."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .base import StateError
+
+SCHEMA_VERSION = 1
+# Each version's statements, applied in order to a file at the version before.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE claims (key TEXT PRIMARY KEY, expires REAL NOT NULL)",
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)",
+        "CREATE TABLE kv (kind TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires REAL,"
+        " PRIMARY KEY (kind, key))",
+        "CREATE INDEX claims_expiry ON claims (expires)",
+    ),
+}
+_SWEEP_EVERY = 1000  # claims between two sweeps of expired rows
+
+
+def _problem(path: str, error: sqlite3.Error) -> StateError:
+    text = str(error).lower()
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        why = ("is not a usable SQLite database (corrupt, or another kind of file). Move it away (the app starts "
+               "afresh without it) or point QFLOW_STATE_FILE at another file")
+    elif "readonly" in text or "unable to open" in text or "permission" in text or "disk" in text:
+        why = ("cannot be written. Check that its folder exists, that the app's user may write there, and that "
+               "the disk has room; or point QFLOW_STATE_FILE at another file")
+    else:
+        why = f"cannot be used ({type(error).__name__}: {str(error)[:200]})"
+    return StateError(f"The state file {os.path.abspath(path)} (QFLOW_STATE_FILE) {why}.")
+
+
+class SqliteStore:
+    """The embedded default store."""
+
+    backend = "sqlite"
+    degraded = False
+
+    def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._claims_since_sweep = 0
+        try:
+            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise _problem(path, error) from None
+        try:
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+            self._db.execute("DELETE FROM claims WHERE expires <= ?", (self._clock(),))  # proves it writes
+        except sqlite3.Error as error:
+            self._db.close()
+            raise _problem(path, error) from None
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StateError(f"The state file {os.path.abspath(self.path)} (QFLOW_STATE_FILE) was written by a newer "
+                             f"version of the app (schema {version}, this one knows {SCHEMA_VERSION}): run that "
+                             "version, or point QFLOW_STATE_FILE at another file.")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[target]:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {target}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def claim(self, key: str, ttl: float) -> bool:
+        now = self._clock()
+        changed = self._run(
+            "INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET expires = excluded.expires"
+            " WHERE claims.expires <= ?", (key, now + ttl, now)).rowcount
+        self._claims_since_sweep += 1
+        if self._claims_since_sweep >= _SWEEP_EVERY:
+            self._claims_since_sweep = 0
+            self._run("DELETE FROM claims WHERE expires <= ?", (now,))
+        return changed == 1
+
+    def lease(self, name: str, owner: str, ttl: float) -> bool:
+        now = self._clock()
+        return self._run(
+            "INSERT INTO leases (name, owner, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+            " owner = excluded.owner, expires = excluded.expires WHERE leases.owner = excluded.owner"
+            " OR leases.expires <= ?", (name, owner, now + ttl, now)).rowcount == 1
+
+    def release(self, name: str, owner: str) -> None:
+        self._run("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def put(self, kind: str, key: str, value: str, ttl: float | None = None) -> None:
+        expires = None if ttl is None else self._clock() + ttl
+        self._run("INSERT INTO kv (kind, key, value, expires) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE"
+                  " SET value = excluded.value, expires = excluded.expires", (kind, key, value, expires))
+
+    def get(self, kind: str, key: str) -> str | None:
+        row = self._run("SELECT value FROM kv WHERE kind = ? AND key = ? AND (expires IS NULL OR expires > ?)",
+                        (kind, key, self._clock())).fetchone()
+        return row[0] if row else None
+
+    def delete(self, kind: str, key: str) -> None:
+        self._run("DELETE FROM kv WHERE kind = ? AND key = ?", (kind, key))
+
+    def items(self, kind: str) -> dict[str, str]:
+        rows = self._run("SELECT key, value FROM kv WHERE kind = ? AND (expires IS NULL OR expires > ?)",
+                         (kind, self._clock())).fetchall()
+        return dict(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,129 @@
+"""State that outlives the process: the real app with its SQLite file across a restart, two replicas
+sharing a real Redis, and Redis stopped under a running app."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from tests.e2e.harness import app_env, run_app
+from tests.fakes.slack import FakeSlack
+from tests.fakes.world import fakes, new_execution
+
+QUALYS_LINK = "https://qualysguard.qualys.com/qflow/#/executions/{}"
+
+
+def link_shared(channel: str, ts: str, url: str) -> dict:
+    return {"type": "link_shared", "channel": channel, "user": "U0ASKER", "message_ts": ts,
+            "source": "conversations_history", "unfurl_id": f"U{ts}", "is_bot_user_member": True,
+            "links": [{"domain": url.split("/")[2], "url": url}]}
+
+
+def unfurls(slack: FakeSlack, channel: str) -> list[dict]:
+    return [r.data for r in slack.api_calls("chat.unfurl") if r.data.get("channel") == channel]
+
+
+def mention_posts(slack: FakeSlack, channel: str) -> list[dict]:
+    return [r.data for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == channel]
+
+
+def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        threading.Event().wait(0.05)
+
+
+def test_an_event_redelivered_after_a_restart_is_not_answered_again(tmp_path):
+    with fakes() as (slack, qualys):
+        execution = new_execution(qualys)
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(tmp_path / "s.sqlite3"))
+        event = {"type": "app_mention", "user": "U0ASKER", "channel": "C0RESTART", "ts": "1700000900.1",
+                 "text": f"<@U0BOT> {execution}"}
+        with run_app(env) as first:
+            first.event(event, "EvRESTART1")
+            slack.wait_for(lambda reqs: mention_posts(slack, "C0RESTART") or None)
+            assert first.stop() == 0
+        with run_app(env) as second:  # the same file: Slack's retry reaches the restarted app
+            assert second.event(event, "EvRESTART1", retry_num=1).status_code == 200
+            second.wait_for_log("dropping a redelivered event EvRESTART1")
+            assert second.stop() == 0
+        assert len(mention_posts(slack, "C0RESTART")) == 1
+
+
+def test_a_corrupt_state_file_stops_the_app_at_start_naming_it(tmp_path):
+    with fakes() as (slack, qualys):
+        path = tmp_path / "state.sqlite3"
+        path.write_bytes(b"not a database at all\n" * 100)
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(path))
+        with run_app(env, wait_for=None) as app:
+            assert app.process.wait(timeout=30) == 2
+            app.wait_for_log("QFLOW_STATE_FILE")
+        assert str(path) in app.log_text and "Traceback" not in app.log_text
+        assert path.read_bytes() == b"not a database at all\n" * 100
+
+
+def test_two_replicas_sharing_redis_answer_a_retried_event_once(redis_server):
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        execution = new_execution(qualys)
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url)
+        event = link_shared("C0TWO", "1700000950.000001", QUALYS_LINK.format(execution))
+        with run_app(env) as one, run_app(env) as two:
+            assert one.event(event, "EvTWO1").status_code == 200
+            slack.wait_for(lambda reqs: unfurls(slack, "C0TWO") or None)
+            assert two.event(event, "EvTWO1", retry_num=1).status_code == 200  # Slack retried; the other replica got it
+            two.wait_for_log("dropping a redelivered event EvTWO1")
+            health = json.loads(two.http.get(two.url + "/healthz").text)
+            assert health == {"status": "ok", "state": "redis", "degraded": False}
+            assert one.stop() == 0 and two.stop() == 0
+        assert len(unfurls(slack, "C0TWO")) == 1
+
+
+def test_with_redis_stopped_every_lookup_is_still_answered_and_redis_is_used_again_when_back(redis_server):
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url)
+        with run_app(env) as app:
+            def lookup() -> dict:
+                url = slack.new_response_url()
+                assert app.command(f"execution {new_execution(qualys)}", url).status_code == 200
+                [answer] = slack.wait_for_responses(url)
+                return answer.data
+
+            assert lookup()["blocks"][0]["type"] == "header"
+            redis_server.stop()
+            try:
+                for _ in range(3):
+                    assert lookup()["blocks"][0]["type"] == "header"
+                health = app.http.get(app.url + "/healthz")
+                assert health.status_code == 200 and health.json()["degraded"] is True
+                assert 'qflow_state_degraded{backend="redis"} 1.0' in app.http.get(app.url + "/metrics").text
+            finally:
+                redis_server.start()
+            # Tried again within 5 s of the last failure: wait (bounded) until a request finds it back.
+            def back() -> bool:
+                lookup()
+                return app.http.get(app.url + "/healthz").json()["degraded"] is False
+            wait_until(back, "the app never went back to Redis", timeout=20)
+            assert app.stop() == 0
+        assert app.log_text.count("state store failed") == 1, app.log_text
+        assert "answers again" in app.log_text and "Traceback" not in app.log_text
+
+
+def test_doctor_checks_the_state_store(tmp_path, redis_server):
+    from tests.e2e.test_cli import run
+
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(tmp_path / "s.sqlite3"))
+        assert f"✓ state: SQLite file {tmp_path / 's.sqlite3'}" in run(["doctor"], env).stdout
+        (tmp_path / "bad.sqlite3").write_bytes(b"junk" * 500)
+        bad = run(["doctor"], {**env, "QFLOW_STATE_FILE": str(tmp_path / "bad.sqlite3")})
+        assert bad.returncode == 1 and "✗ state: The state file" in bad.stdout and "bad.sqlite3" in bad.stdout
+        redis = {**env, "REDIS_URL": redis_server.url.replace("127.0.0.1", ":s3cretpass@127.0.0.1")}
+        ok = run(["doctor"], redis)
+        assert f"✓ state: Redis at 127.0.0.1:{redis_server.port} answers" in ok.stdout
+        down = run(["doctor"], {**redis, "REDIS_URL": f"redis://127.0.0.1:{redis_server.port + 1}/0"})
+        assert down.returncode == 1 and "does not answer" in down.stdout
+        assert "s3cretpass" not in ok.stdout + down.stdout

@@ -1,0 +1,204 @@
+"""Every backend keeps the same contract: memory, the SQLite file, and a real Redis."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bot.state import MemoryStore, StateError, Store
+from bot.state.redis_store import RedisStore
+from bot.state.resilient import ResilientStore
+from bot.state.sqlite import SCHEMA_VERSION, SqliteStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request, tmp_path, redis_server) -> Iterator[Store]:
+    if request.param == "memory":
+        made: Store = MemoryStore()
+    elif request.param == "sqlite":
+        made = SqliteStore(str(tmp_path / "state.sqlite3"))
+    else:
+        redis_server.flush()
+        made = RedisStore(redis_server.url)
+    yield made
+    made.close()
+
+
+def test_a_claim_is_won_once(store):
+    assert store.claim("event:Ev1", 60) is True
+    assert store.claim("event:Ev1", 60) is False
+    assert store.claim("event:Ev2", 60) is True
+
+
+def test_of_many_threads_claiming_at_once_exactly_one_wins(store):
+    with ThreadPoolExecutor(16) as pool:
+        won = list(pool.map(lambda _: store.claim("event:race", 60), range(64)))
+    assert won.count(True) == 1
+
+
+def test_a_lease_is_held_by_one_owner_and_renewed_only_by_it(store):
+    assert store.lease("follow:a", "replica-1", 60)
+    assert not store.lease("follow:a", "replica-2", 60)
+    assert store.lease("follow:a", "replica-1", 60)  # renewed
+    store.release("follow:a", "replica-2")  # not the holder: nothing happens
+    assert not store.lease("follow:a", "replica-2", 60)
+    store.release("follow:a", "replica-1")
+    assert store.lease("follow:a", "replica-2", 60)
+
+
+def test_values_by_kind(store):
+    store.put("follow", "k1", '{"a": 1}')
+    store.put("follow", "k2:with:colons", "two")
+    store.put("other", "k1", "x")
+    assert store.get("follow", "k1") == '{"a": 1}'
+    assert store.items("follow") == {"k1": '{"a": 1}', "k2:with:colons": "two"}
+    store.delete("follow", "k1")
+    assert store.get("follow", "k1") is None and store.items("follow") == {"k2:with:colons": "two"}
+    assert store.items("nothing*") == {}
+
+
+@pytest.mark.parametrize("make", ["memory", "sqlite"])
+def test_expiry_on_a_clock(make, tmp_path):
+    clock = Clock()
+    store = MemoryStore(clock) if make == "memory" else SqliteStore(str(tmp_path / "s.sqlite3"), clock=clock)
+    assert store.claim("c", 10) and store.lease("l", "one", 10)
+    store.put("kind", "k", "v", ttl=10)
+    clock.now += 9.9
+    assert not store.claim("c", 10) and not store.lease("l", "two", 10) and store.get("kind", "k") == "v"
+    clock.now += 0.2
+    assert store.claim("c", 10) and store.lease("l", "two", 10)
+    assert store.get("kind", "k") is None and store.items("kind") == {}
+
+
+def test_redis_expiry_is_redis_s_own(redis_server):
+    store = RedisStore(redis_server.url)
+    store.put("kind", "k", "v", ttl=60)
+    raw = store._redis
+    assert 0 < raw.pttl("qflow:kv:kind:k") <= 60_000
+    assert store.claim("c", 30) and 0 < raw.pttl("qflow:claim:c") <= 30_000
+
+
+def test_sqlite_survives_a_restart_and_is_shared_by_two_connections(tmp_path):
+    path = str(tmp_path / "state.sqlite3")
+    first = SqliteStore(path)
+    assert first.claim("event:Ev1", 3600)
+    second = SqliteStore(path)  # another process on the same host, or the next start
+    assert not second.claim("event:Ev1", 3600)
+    first.close()
+    second.close()
+    again = SqliteStore(path)
+    assert not again.claim("event:Ev1", 3600)
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"this is not a database, it is a note\n" * 200, "not a usable SQLite database"),
+    (b"SQLite format 3\x00" + b"\xff" * 4000, "not a usable SQLite database"),
+])
+def test_a_corrupt_file_is_refused_with_its_name(tmp_path, content, words):
+    path = tmp_path / "state.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(StateError) as refused:
+        SqliteStore(str(path))
+    assert words in str(refused.value) and str(path) in str(refused.value)
+    assert path.read_bytes() == content  # nothing is overwritten
+
+
+def test_an_unwritable_place_is_refused_with_its_name(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    (folder / "state.sqlite3").mkdir()  # a folder where the file should be
+    with pytest.raises(StateError) as refused:
+        SqliteStore(str(folder / "state.sqlite3"))
+    assert "state.sqlite3" in str(refused.value) and "QFLOW_STATE_FILE" in str(refused.value)
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = str(tmp_path / "state.sqlite3")
+    SqliteStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateError, match="newer version"):
+        SqliteStore(path)
+
+
+class Broken:
+    """A primary that fails until it is mended."""
+
+    backend = "redis"
+    degraded = False
+
+    def __init__(self) -> None:
+        self.mended = False
+        self.calls = 0
+        self.inner = MemoryStore()
+
+    def __getattr__(self, name):
+        def call(*args):
+            self.calls += 1
+            if not self.mended:
+                raise ConnectionError("refused")
+            return getattr(self.inner, name)(*args)
+        return call
+
+
+def test_a_failing_store_is_stood_in_for_logged_once_and_returned_to(caplog):
+    clock, primary = Clock(), Broken()
+    store = ResilientStore(primary, clock=clock, retry_seconds=5)
+    assert store.claim("a", 60) and not store.claim("a", 60)  # the stand-in keeps claims too
+    assert store.degraded and primary.calls == 1  # not asked again before the retry time
+    clock.now += 5
+    store.put("k", "x", "1")
+    assert primary.calls == 2 and store.degraded
+    primary.mended = True
+    clock.now += 5
+    assert store.claim("b", 60) and not store.degraded
+    assert [r.levelname for r in caplog.records].count("WARNING") == 2  # the outage, and the return
+    assert "in-process state" in caplog.records[0].getMessage() and "again" in caplog.records[1].getMessage()
+
+
+def test_redis_stopped_and_started_again(redis_server):
+    store = ResilientStore(RedisStore(redis_server.url), retry_seconds=0.0)
+    try:
+        assert store.claim("before", 60)
+        redis_server.stop()
+        assert store.claim("during", 60) and store.degraded
+        redis_server.start()
+        assert store.claim("after", 60) and not store.degraded
+    finally:
+        if redis_server.process is None or redis_server.process.poll() is not None:
+            redis_server.start()
+
+
+def test_threads_share_one_sqlite_store(tmp_path):
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(50):
+                store.put("k", f"{n}-{i}", "v")
+                store.claim(f"{n}-{i}", 60)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(store.items("k")) == 400
