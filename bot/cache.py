@@ -30,14 +30,15 @@ class SingleFlightCache(Generic[K, V]):
         self.loads = 0
         self.joined = 0  # misses that waited for a load already under way
 
-    def get(self, key: K, load: Callable[[], V], *, fresh: bool = False) -> tuple[V, bool]:
-        """The value for `key` and whether it came from the cache; `fresh` skips cached values."""
+    def get(self, key: K, load: Callable[[], V], *, fresh: bool = False,
+            usable: Callable[[V], bool] | None = None) -> tuple[V, bool]:
+        """The value for `key` and whether it came from the cache; `fresh` skips cached values, `usable`
+        those it refuses (too old for this caller)."""
         with self._lock:
             if not fresh:
-                try:
-                    return self._cache[key], True
-                except KeyError:
-                    pass
+                cached = self._cache.get(key)
+                if cached is not None and (usable is None or usable(cached)):
+                    return cached, True
             future = self._inflight.get(key)
             leader = future is None
             if future is None:

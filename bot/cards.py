@@ -66,11 +66,12 @@ class Cards:
             message = with_shared_by(message, shared_by)
         return message, lookup
 
-    def lookup(self, execution_id: str, *, fresh: bool = False) -> Lookup:
-        """The execution (through the single-flight cache; `fresh` asks Qualys again); raises QFlowError."""
+    def lookup(self, execution_id: str, *, fresh: bool = False, max_age: float | None = None) -> Lookup:
+        """The execution (through the single-flight cache; `fresh` asks Qualys again, `max_age` accepts an
+        older running one); raises QFlowError."""
         if self._lookups is None:
             raise RuntimeError("these cards look nothing up")
-        return self._lookups.get(execution_id, fresh=fresh)
+        return self._lookups.get(execution_id, fresh=fresh, max_age=max_age)
 
     def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
         """The card for a lookup already made."""

@@ -80,12 +80,16 @@ class ExecutionLookups:
         max_bytes: int = 64 * 1024 * 1024,
         budget: float = LOOKUP_BUDGET_SECONDS,
         on_cache: Callable[[bool], None] | None = None,
+        keep_running: float = 0.0,
     ) -> None:
         self._client = client
         self._on_cache = on_cache
         self._budget = budget
+        self._running_ttl = running_ttl
+        # Running executions are kept as long as a followed card may use them (`max_age`); people's own
+        # lookups still get them only while younger than `running_ttl`.
         self._executions: SingleFlightCache[str, tuple[Execution, datetime]] = SingleFlightCache(
-            max_bytes, lambda value: finished_ttl if value[0].is_finished else running_ttl,
+            max_bytes, lambda value: finished_ttl if value[0].is_finished else max(running_ttl, keep_running),
             getsizeof=lambda value: memory_estimate(value[0]),
         )
         self._workflows: SingleFlightCache[str, WorkflowInfo] = SingleFlightCache(
@@ -93,11 +97,17 @@ class ExecutionLookups:
             lambda info: 30.0 if info is _NAMES_LATER else workflow_refused_ttl if info is _NO_NAMES else workflow_ttl,
         )
 
-    def get(self, execution_id: str, *, fresh: bool = False) -> Lookup:
-        """The execution with its steps and names; `fresh` asks Qualys again (Refresh)."""
+    def get(self, execution_id: str, *, fresh: bool = False, max_age: float | None = None) -> Lookup:
+        """The execution with its steps and names; `fresh` asks Qualys again (Refresh); `max_age` accepts a
+        running execution fetched that many seconds ago (followed cards), instead of the cache's own limit."""
         execution_id = validate_execution_id(execution_id)
+        limit = self._running_ttl if max_age is None else max_age
+
+        def usable(value: tuple[Execution, datetime]) -> bool:
+            return value[0].is_finished or (datetime.now(UTC) - value[1]).total_seconds() <= limit
+
         (execution, fetched_at), hit = self._executions.get(
-            execution_id, lambda: self._load(execution_id), fresh=fresh
+            execution_id, lambda: self._load(execution_id), fresh=fresh, usable=usable
         )
         if self._on_cache:
             self._on_cache(hit)

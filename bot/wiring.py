@@ -91,6 +91,7 @@ def build_lookups(settings: Settings, client: QFlowClient | None = None,
         budget=lookup_budget(settings),
         max_bytes=settings.tuning.cache_mb * 1024 * 1024,
         on_cache=metrics.cache if metrics else None,
+        keep_running=settings.tuning.refresh_seconds,
     )
 
 
@@ -157,7 +158,7 @@ class Wired:
 
 
 def build(settings: Settings, *, web: WebClient | None = None, lookups: ExecutionLookups | None = None,
-          store: Store | None = None, clock: Callable[[], float] = time.monotonic) -> Wired:
+          store: Store | None = None, clock: Callable[[], float] = time.time) -> Wired:
     """The whole app from its settings. Bolt checks the bot token (auth.test) here: an error means Slack
     did not accept it, and nothing is left running."""
     metrics = Metrics()
@@ -169,12 +170,14 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     cards = build_cards(settings, lookups, audit)
     access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
-    follower = CardFollower(cards, pool.submit, refresh_seconds=settings.tuning.refresh_seconds,
+    response_url = functools.partial(ResponseUrl, on_error=metrics.slack_error)
+    follower = CardFollower(cards, pool.submit, store=store, client=web, response_url=response_url,
+                            refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
     metrics.follow_count(lambda: len(follower.follows))
     answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
                       matcher=LinkMatcher(settings.qualys_link_domains),
-                      response_url=functools.partial(ResponseUrl, on_error=metrics.slack_error))
+                      response_url=response_url)
     try:
         bolt = build_app(settings, answers, web, store)
     except Exception:

@@ -165,10 +165,8 @@ class Answers:
         def answer() -> None:
             if not self._access.allowed(asker, [state.execution_id], deny_to):
                 return
+            # A followed card goes on being followed, now showing what the reader chose.
             followed = self._follower.find(destination.key) if destination.key else None
-            if followed:  # keep following, now showing what the reader chose, through the newest channel
-                followed.state = state
-                followed.destination = destination
             self._follower.deliver(state, destination, fresh=action_id == REFRESH, followed=followed, asker=asker)
 
         self._submit(answer)
@@ -223,16 +221,31 @@ class Answers:
             log.info("could not explain a refusal to the asker: %s", error.response.get("error"))
 
     def _share(self, state: CardState, response_url: str, asker: Asker) -> None:
+        """Post the card in the channel for everyone (kept current while the run goes on), then remove the
+        private copy. Where the app cannot post (not in the channel), the response_url shares it instead."""
         destination = self._response_url(response_url)
         deny = lambda m: destination.send(m, response_type="ephemeral", replace_original=False)  # noqa: E731
         if not self._access.allowed(asker, [state.execution_id], deny):
             return
         public = CardState(state.execution_id, state.view, state.page, private=False)
-        message, lookup = self._cards.card(public, shared_by=asker.user, asker=asker)
-        if lookup is None:  # an error is for the asker, not the channel
-            send_safely(destination, message)
-            return
+        told: list[SlackMessage] = []
+
+        def tell_sharer(message: SlackMessage) -> None:
+            told.append(message)
+            deny(message)
+
         try:
+            if asker.channel and self._follower.deliver(public, ChannelMessage(self._client, asker.channel),
+                                                        follow=True, asker=asker, shared_by=asker.user,
+                                                        errors_to=tell_sharer):
+                destination.send(SlackMessage(text="Shared"), delete_original=True)
+                return
+            if told:
+                return  # the lookup failed: the sharer was told why
+            message, lookup = self._cards.card(public, shared_by=asker.user)
+            if lookup is None:  # an error is for the asker, not the channel
+                send_safely(destination, message)
+                return
             if destination.send(message, response_type="in_channel", replace_original=False):
                 # The private copy has done its job; leave only the shared one.
                 destination.send(SlackMessage(text="Shared"), delete_original=True)

@@ -64,6 +64,10 @@ class Destination(Protocol):
         """How many more sends Slack allows here."""
         ...
 
+    def describe(self) -> dict[str, Any]:
+        """Plain data that `destination_from` turns back into this destination (for the state store)."""
+        ...
+
 
 class ResponseUrl:
     """A `response_url`: usable 5 times within 30 minutes; later sends replace the first."""
@@ -71,12 +75,12 @@ class ResponseUrl:
     MAX_USES = 5
 
     def __init__(self, url: str, *, key: str | None = None, on_error: Callable[[str, str], None] | None = None,
-                 **first_options: Any) -> None:
+                 uses: int = 0, **first_options: Any) -> None:
         self.url = url
         self._on_error = on_error
         self._key = key
         self._first = first_options
-        self._uses = 0
+        self._uses = uses
         self._client = WebhookClient(url, timeout=10, retry_handlers=slack_retry_handlers())
 
     @property
@@ -86,6 +90,10 @@ class ResponseUrl:
     @property
     def updates_left(self) -> int:
         return self.MAX_USES - self._uses
+
+    def describe(self) -> dict[str, Any]:
+        """What it takes to send here again after a restart (the URL is a capability: kept in the state store)."""
+        return {"kind": "response_url", "url": self.url, "key": self._key, "uses": self._uses}
 
     def send(self, message: SlackMessage, **options: Any) -> bool:
         chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
@@ -121,6 +129,9 @@ class ChannelMessage:
     @property
     def updates_left(self) -> int:
         return 1_000_000
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "message", "channel": self.channel, "ts": self.ts, "thread_ts": self.thread_ts}
 
     def send(self, message: SlackMessage) -> bool:
         try:
@@ -160,6 +171,9 @@ class Unfurl:
     def updates_left(self) -> int:
         return 1_000_000
 
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "unfurl", "url": self.url, "channel": self.channel, "ts": self.ts}
+
     def send(self, message: SlackMessage) -> bool:
         where: dict[str, Any] = (
             {"channel": self.channel, "ts": self.ts} if self.channel and self.ts
@@ -174,6 +188,31 @@ class Unfurl:
             log_refusal_once(self.channel or "a message being written", self.refusal, "unfurl a link")
             return False
         return True
+
+
+def _text_field(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def destination_from(data: object, client: WebClient,
+                     response_url: Callable[..., ResponseUrl] = ResponseUrl) -> Destination | None:
+    """The destination `describe()` gave, or None for anything else (an old or damaged record)."""
+    if not isinstance(data, dict):
+        return None
+    kind, url, channel, ts = data.get("kind"), _text_field(data, "url"), _text_field(data, "channel"), \
+        _text_field(data, "ts")
+    if kind == "response_url" and url:
+        uses = data.get("uses")
+        return response_url(url, key=_text_field(data, "key"), replace_original=True,
+                            uses=uses if isinstance(uses, int) and 0 <= uses <= ResponseUrl.MAX_USES else ResponseUrl.MAX_USES)
+    if kind == "unfurl" and url and channel and ts:
+        return Unfurl(client, url, channel=channel, ts=ts)
+    if kind == "message" and channel and ts:
+        message = ChannelMessage(client, channel, _text_field(data, "thread_ts"))
+        message.ts = ts
+        return message
+    return None
 
 
 def send_safely(destination: Destination, message: SlackMessage) -> bool:

@@ -108,6 +108,15 @@ def test_buttons_expand_page_collapse_refresh_share_and_open(app, slack, qualys,
     assert len(qualys.execution_calls(execution_id)) == calls + 1  # Refresh asks Qualys again
     assert refreshed.data["blocks"][0]["text"]["text"].startswith("❌ Failed")
 
+    # Shared: the app posts the card in the channel (so it can keep it current), then removes the private copy.
+    posted = len(slack.api_calls("chat.postMessage"))
+    [deleted] = click(b["Share in channel"])
+    assert deleted.data == {"delete_original": True, "text": "Shared"}
+    shared = slack.api_calls("chat.postMessage")[posted].data
+    assert shared["channel"] == "C0CHAN" and "thread_ts" not in shared
+    assert "Share in channel" not in buttons(shared) and "Shared by <@U0CLICKER>" in all_text(shared)
+    # Where the app is not in the channel, the response_url shares it instead.
+    slack.fail_next("chat.postMessage", Reply(200, json.dumps({"ok": False, "error": "not_in_channel"})))
     shared, deleted = click(b["Share in channel"], posts=2)
     assert shared.data["response_type"] == "in_channel" and shared.data["replace_original"] is False
     assert "Share in channel" not in buttons(shared.data) and "Shared by <@U0CLICKER>" in all_text(shared.data)

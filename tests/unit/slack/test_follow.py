@@ -1,24 +1,44 @@
+"""Followed cards in the state store: the schedule, leases between replicas, fair slots, restarts."""
+
+from __future__ import annotations
+
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from slack_sdk import WebClient
+
 from bot.render import CardState
-from bot.slack.follow import Follows
+from bot.slack.destinations import ChannelMessage, ResponseUrl, Unfurl, destination_from
+from bot.slack.follow import Follow, Follows, follow_from
+from bot.state import MemoryStore
 
 EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
+CLIENT = WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/")
 
 
-class Dest:
-    def __init__(self, key):
-        self.key = key
-        self.updates_left = 5
+def message(key: str) -> ChannelMessage:
+    destination = ChannelMessage(CLIENT, "C0CHAN")
+    destination.ts = key
+    return destination
 
-    def send(self, message):
-        return True
+
+def restore(key: str, raw: str) -> Follow | None:
+    return follow_from(key, raw, CLIENT, ResponseUrl)
+
+
+def card(key: str, user: str = "U0ME", channel: str = "C0CHAN", view: str = "summary") -> Follow:
+    destination = message(key)
+    return Follow(destination.key or key, CardState(EID, view), destination, 1e12, user, channel)  # type: ignore[arg-type]
+
+
+def follows(store=None, tick=lambda f: True, submit=lambda job: True, interval=3600.0, **caps) -> Follows:
+    return Follows(store or MemoryStore(), tick, submit, interval, restore, **caps)
 
 
 def test_ticks_until_the_tick_says_stop_then_forgets_the_card():
     pool = ThreadPoolExecutor(2)
-    calls = []
+    calls: list[str] = []
     finished = threading.Event()
 
     def tick(follow):
@@ -28,33 +48,99 @@ def test_ticks_until_the_tick_says_stop_then_forgets_the_card():
             return False
         return True
 
-    follows = Follows(tick, pool.submit, interval=0.01)
-    assert follows.add(CardState(EID), Dest("k1"), seconds=60) is not None
+    scheduled = follows(tick=tick, submit=lambda job: pool.submit(job) and True, interval=0.01)
+    scheduled.add(card("1.1"))
     assert finished.wait(10)
     pool.shutdown(wait=True)
-    follows.stop()
-    assert calls == [EID] * 3 and len(follows) == 0 and follows.find("k1") is None
+    scheduled.stop()
+    assert calls == [EID] * 3 and len(scheduled) == 0 and scheduled.find("msg:C0CHAN:1.1") is None
 
 
 def test_a_newer_card_of_the_same_message_replaces_the_older():
-    follows = Follows(lambda f: True, lambda job: None, interval=3600)
-    first = follows.add(CardState(EID), Dest("same"), 60)
-    second = follows.add(CardState(EID, "steps"), Dest("same"), 60)
-    assert first.done and follows.find("same") is second and len(follows) == 1
-    follows.stop()
+    scheduled = follows()
+    scheduled.add(card("2.2"))
+    scheduled.add(card("2.2", view="steps"))
+    found = scheduled.find("msg:C0CHAN:2.2")
+    assert found is not None and found.state.view == "steps" and len(scheduled) == 1
+    scheduled.stop()
 
 
-def test_stop_ends_everything_and_refuses_new_follows():
-    started = []
-    follows = Follows(lambda f: started.append(f) or True, lambda job: job(), interval=3600)
-    follows.add(CardState(EID), Dest("a"), 60)
-    follows.stop()
-    assert follows.add(CardState(EID), Dest("b"), 60) is None
-    assert len(follows) == 0 and started == []
+def test_slots_are_fair_per_person_per_channel_and_in_all():
+    scheduled = follows(most=5, per_person=2, per_channel=3)
+    for i, (user, channel) in enumerate([("U0A", "C1"), ("U0A", "C2"), ("U0B", "C1"), ("U0C", "C1")]):
+        assert scheduled.reserve(user, channel), (user, channel)
+        scheduled.add(card(f"{i}.0", user, channel))
+        scheduled.release(user, channel)
+    assert not scheduled.reserve("U0A", "C3")  # that person has two
+    assert not scheduled.reserve("U0D", "C1")  # that channel has three
+    assert scheduled.reserve("U0D", "C4")  # someone else, elsewhere: the fifth
+    assert not scheduled.reserve("U0E", "C5")  # held by the reservation above: the app-wide cap
+    scheduled.release("U0D", "C4")
+    assert scheduled.reserve("U0E", "C5")
+    scheduled.stop()
 
 
-def test_the_number_followed_at_once_is_capped():
-    follows = Follows(lambda f: True, lambda job: None, interval=3600, most=2)
-    assert follows.add(CardState(EID), Dest("1"), 60) and follows.add(CardState(EID), Dest("2"), 60)
-    assert follows.add(CardState(EID), Dest("3"), 60) is None
-    follows.stop()
+def test_one_replica_refreshes_a_card_and_another_takes_over_when_its_lease_lapses():
+    clock = [1000.0]
+    store = MemoryStore(lambda: clock[0])
+    ticks: dict[str, int] = {"one": 0, "two": 0}
+
+    def replica(name: str) -> Follows:
+        def tick(_follow):
+            ticks[name] += 1
+            return True
+        return Follows(store, tick, lambda job: job() or True, 10.0, restore, clock=lambda: clock[0], run=False)
+
+    one, two = replica("one"), replica("two")  # the schedule driven by hand, not by threads
+    one.add(card("3.3"))
+    for _ in range(3):
+        clock[0] += 10
+        one.start_due()
+        two.start_due()
+    assert ticks == {"one": 3, "two": 0}
+    clock[0] += 10  # "one" dies; its lease lasts two intervals from its last refresh
+    two.start_due()
+    assert ticks["two"] == 0
+    clock[0] += 10.1
+    two.start_due()
+    assert ticks["two"] == 1
+
+
+def test_a_restart_resumes_from_the_store_and_stop_hands_the_cards_over_at_once():
+    store = MemoryStore()
+    first = follows(store, interval=0.01, run=False)
+    first.add(card("4.4"))
+    first.stop()  # gives its leases back
+    ran = threading.Event()
+    second = follows(store, tick=lambda f: ran.set() or False, submit=lambda job: job() or True, interval=0.01)
+    assert ran.wait(10)
+    second.stop()
+    assert len(second) == 0
+
+
+def test_unreadable_records_are_dropped():
+    store = MemoryStore()
+    store.put("follow", "bad", "{not json")
+    store.put("follow", "old", '{"state": "x"}')
+    scheduled = follows(store)
+    assert scheduled.all() == [] and store.items("follow") == {}
+    scheduled.stop()
+
+
+@pytest.mark.parametrize("destination", [
+    ResponseUrl("https://hooks.slack.com/actions/T/1/x", key="eph:C:U:e", uses=2),
+    Unfurl(CLIENT, "https://qualysguard.qualys.com/x", channel="C0CHAN", ts="1.2"),
+    message("5.5"),
+])
+def test_destinations_survive_the_store(destination):
+    again = destination_from(destination.describe(), CLIENT)
+    assert again is not None and again.describe() == destination.describe() and again.key == destination.key
+    assert again.updates_left == destination.updates_left
+
+
+@pytest.mark.parametrize("data", [None, [], {"kind": "response_url"}, {"kind": "unfurl", "url": "u"},
+                                  {"kind": "message", "channel": "C"}, {"kind": "else", "url": "u"},
+                                  {"kind": "response_url", "url": "https://x", "uses": -1}])
+def test_damaged_destinations_are_refused_or_spent(data):
+    again = destination_from(data, CLIENT)
+    assert again is None or again.updates_left == 0
