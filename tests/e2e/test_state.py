@@ -127,3 +127,53 @@ def test_doctor_checks_the_state_store(tmp_path, redis_server):
         down = run(["doctor"], {**redis, "REDIS_URL": f"redis://127.0.0.1:{redis_server.port + 1}/0"})
         assert down.returncode == 1 and "does not answer" in down.stdout
         assert "s3cretpass" not in ok.stdout + down.stdout
+
+
+def execution_calls_by(qualys, execution: str, token: str) -> int:
+    return len([r for r in qualys.execution_calls(execution) if r.headers.get("authorization") == f"Bearer {token}"])
+
+
+def test_a_followed_card_resumes_after_a_restart_and_shows_the_final_state_once(tmp_path):
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(tmp_path / "s.sqlite3"),
+                      QFLOW_REFRESH_SECONDS="0.2")
+        execution = new_execution(qualys, "running.json")
+        url = slack.new_response_url()
+        with run_app(env) as first:
+            first.command(f"execution {execution}", url)
+            [card] = slack.wait_for_responses(url)
+            assert "Following this run" in json.dumps(card.data)
+            assert first.stop() == 0  # a deploy: the card is still being followed
+        qualys.executions[execution].update(status="Failed", error="Boom", endDate=1746007633052)  # meanwhile
+        with run_app(env) as second:
+            final = slack.wait_for(lambda reqs: [r for r in reqs if r.meta.get("response_url") == url
+                                                 and "❌" in json.dumps(r.data, ensure_ascii=False)] or None)
+            assert final[0].data["replace_original"] is True and "Following" not in json.dumps(final[0].data)
+            wait_until(lambda: second.http.get(second.url + "/metrics").text.count("qflow_followed_cards 0.0") == 1,
+                       "the finished card was never let go")
+            assert second.stop() == 0
+        assert len(slack.responses(url)) == 2  # the card, and its final state once
+
+
+def test_two_replicas_one_refreshes_a_card_and_the_other_takes_over_when_it_dies(redis_server):
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        token_one, token_two = qualys.issue_token(), qualys.issue_token()
+        env = app_env(slack, qualys, REDIS_URL=redis_server.url, QFLOW_REFRESH_SECONDS="0.3",
+                      QFLOW_CACHE_RUNNING_SECONDS="0.1")
+        execution = new_execution(qualys, "running.json")
+        link = QUALYS_LINK.format(execution)
+        with run_app({**env, "QUALYS_TOKEN": token_one}) as one, run_app({**env, "QUALYS_TOKEN": token_two}) as two:
+            one.event(link_shared("C0FOLLOW2", "1700000960.000001", link), "EvFOLLOW2")
+            slack.wait_for(lambda reqs: unfurls(slack, "C0FOLLOW2") or None)
+            wait_until(lambda: execution_calls_by(qualys, execution, token_one) >= 5, "replica one never refreshed")
+            assert execution_calls_by(qualys, execution, token_two) == 0  # the lease keeps replica two out
+            one.process.kill()  # dies without giving its leases back
+            one.process.wait()
+            wait_until(lambda: execution_calls_by(qualys, execution, token_two) >= 1, "replica two never took over")
+            qualys.executions[execution].update(status="Success", endDate=1746007633052)
+            slack.wait_for(lambda reqs: [u for u in unfurls(slack, "C0FOLLOW2") if "✅" in json.dumps(u, ensure_ascii=False)]
+                           or None)
+            assert two.stop() == 0
+        finals = [u for u in unfurls(slack, "C0FOLLOW2") if "✅" in json.dumps(u, ensure_ascii=False)]
+        assert len(finals) == 1

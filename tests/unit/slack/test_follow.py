@@ -144,3 +144,43 @@ def test_destinations_survive_the_store(destination):
 def test_damaged_destinations_are_refused_or_spent(data):
     again = destination_from(data, CLIENT)
     assert again is None or again.updates_left == 0
+
+
+def test_ten_cards_of_one_running_execution_cost_one_qualys_call_per_refresh():
+    import json
+    from pathlib import Path
+
+    import httpx
+
+    from bot.cards import Cards
+    from bot.lookup import ExecutionLookups
+    from bot.qflow import QFlowClient, StaticToken, build_http_client
+    from bot.redact import Redactor
+    from bot.slack.follow import CardFollower
+
+    running = json.loads((Path(__file__).resolve().parents[3] / "examples" / "running.json").read_text())
+    eid = running["data"]["id"]
+    details: list[str] = []
+
+    def gateway(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(f"/executions/{eid}"):
+            details.append(request.url.path)
+            return httpx.Response(200, json=running)
+        if request.url.path.endswith("/steps"):
+            return httpx.Response(200, json={"total": 0, "items": []})
+        return httpx.Response(403, json={"message": "no"})
+
+    client = QFlowClient("https://gw.test", StaticToken("a.b.c"), build_http_client(5, httpx.MockTransport(gateway)))
+    lookups = ExecutionLookups(client, running_ttl=10.0, keep_running=30.0)
+    cards = Cards(lookups, redactor=Redactor((), ()), audit=None, open_url=lambda e, w: None)
+    now = [1_000_000.0]
+    follower = CardFollower(cards, lambda job: job() or True, store=MemoryStore(), client=CLIENT, refresh_seconds=30.0,
+                            refresh_max_minutes=30.0, clock=lambda: now[0], run=False)
+    lookups.get(eid)  # the first card's own lookup
+    for i in range(10):
+        destination = message(f"{i}.0")
+        follower.follows.add(Follow(destination.key or "", CardState(eid), destination, now[0] + 1800, f"U{i}"))
+    now[0] += 30
+    follower.follows.start_due()
+    assert len(details) == 1  # ten refreshes, one Qualys call: the card's own lookup is recent enough
+    follower.stop()
