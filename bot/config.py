@@ -27,6 +27,7 @@ from .config_fields import (
     number,
     patterns,
     placeholder,
+    reserve_setting,
     slack_ids,
     state_path,
     template,
@@ -104,6 +105,7 @@ class TuningSettings(_Group):
     refresh_seconds: float  = number("QFLOW_REFRESH_SECONDS", 30.0, 0.1, 3600.0, "a number of seconds")
     refresh_max_minutes: float  = number("QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, "a number of minutes")
     max_cards: int  = number("QFLOW_MAX_CARDS", 4, 1, 5)
+    rate_reserve: Annotated[str, AfterValidator(reserve_setting)] = Field("20%", validation_alias="QFLOW_RATE_RESERVE")
     link_domains: Annotated[tuple[str, ...], BeforeValidator(domains)] = Field((), validation_alias="QFLOW_LINK_DOMAINS")
     redact_patterns: Annotated[tuple[str, ...], BeforeValidator(patterns)] = Field(
         (), validation_alias="QFLOW_REDACT_PATTERNS")

@@ -124,6 +124,19 @@ def audit_target(value: str) -> str:
 DEFAULT_STATE_FILE = "qflow-state.sqlite3"
 
 
+def reserve_setting(value: str) -> str:
+    """QFLOW_RATE_RESERVE: a share of the limit (`20%`, up to 90%) or a number of calls."""
+    text = value.strip()
+    try:
+        ok = 0 <= float(text[:-1]) <= 90 if text.endswith("%") else text.isdigit() and int(text) <= 1_000_000
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("QFLOW_RATE_RESERVE should be a share of the Qualys limit like 20% (0% to 90%) "
+                         "or a number of calls like 50")
+    return text
+
+
 def state_path(value: str) -> str:
     """QFLOW_STATE_FILE: a file in a folder that exists (whether it can be written is checked on opening)."""
     folder = os.path.dirname(os.path.abspath(value)) if value else ""

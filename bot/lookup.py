@@ -81,7 +81,9 @@ class ExecutionLookups:
         budget: float = LOOKUP_BUDGET_SECONDS,
         on_cache: Callable[[bool], None] | None = None,
         keep_running: float = 0.0,
+        wait_left: Callable[[], float] | None = None,
     ) -> None:
+        self._wait_left = wait_left  # seconds before Qualys takes calls again after a 429 (any replica's)
         self._client = client
         self._on_cache = on_cache
         self._budget = budget
@@ -114,6 +116,9 @@ class ExecutionLookups:
         return Lookup(execution, fetched_at, hit)
 
     def _load(self, execution_id: str) -> tuple[Execution, datetime]:
+        wait = self._wait_left() if self._wait_left else 0.0
+        if wait > 0:  # a 429 said to wait: no call until then, from this replica or any other
+            raise RateLimited(retry_after=wait)
         with deadline(self._budget):  # every Qualys call of this lookup, retries and /auth included
             return self._load_within_budget(execution_id)
 

@@ -22,9 +22,10 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .qflow.retry import header_count
+
 _LABEL_WORD = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _SLACK_METHOD = re.compile(r"^[a-z]+(?:\.[a-z][A-Za-z]*){1,3}$|^response_url$")
-_LIMIT_DIGITS = 9
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 QUALYS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0)
 
@@ -38,13 +39,6 @@ def label_word(value: object) -> str:
 def method_word(value: object) -> str:
     """A Slack Web API method name ("chat.postMessage") as a label, else "other"."""
     return value if isinstance(value, str) and len(value) <= 48 and _SLACK_METHOD.match(value) else "other"
-
-
-def header_count(headers: Mapping[str, str], name: str) -> int | None:
-    """A non-negative whole number from a header (e.g. X-RateLimit-Remaining), or None when absent or odd."""
-    raw = headers.get(name)
-    text = raw.strip() if isinstance(raw, str) else ""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= _LIMIT_DIGITS else None
 
 
 class StoreLike(Protocol):

@@ -17,6 +17,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from .audit import AuditLog
+from .budget import RateBudget
 from .cards import Cards
 from .config import Settings, secret
 from .links import LinkMatcher
@@ -31,6 +32,7 @@ from .qflow import (
     TokenProvider,
     build_http_client,
 )
+from .qflow.auth import CallObserver
 from .redact import Redactor
 from .slack.access import Access
 from .slack.answers import Answers
@@ -65,8 +67,9 @@ def build_token_provider(settings: Settings, http: httpx.Client, metrics: Metric
 
 
 def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None = None,
-                       metrics: Metrics | None = None) -> QFlowClient:
-    """A QFlowClient for the configured gateway and service token (its calls counted in `metrics`)."""
+                       metrics: Metrics | None = None, budget: RateBudget | None = None) -> QFlowClient:
+    """A QFlowClient for the configured gateway and service token (its calls counted in `metrics`, their
+    rate-limit headers read by `budget`)."""
     if not settings.qualys_gateway_url:
         raise ValueError("no Qualys gateway configured")
     http = build_qflow_http(settings, transport)
@@ -77,21 +80,35 @@ def build_qflow_client(settings: Settings, transport: httpx.BaseTransport | None
         execution_method=settings.qualys.execution_method,
         retry=RetryPolicy(max_attempts=settings.tuning.max_attempts, total_budget=lookup_budget(settings)),
         answer_seconds=settings.tuning.request_timeout,
-        observe=metrics.qualys_call if metrics else None,
+        observe=_observers(*(o for o in (metrics and metrics.qualys_call, budget and budget.observe) if o)),
     )
 
 
-def build_lookups(settings: Settings, client: QFlowClient | None = None,
-                  metrics: Metrics | None = None) -> ExecutionLookups:
-    """Cached, single-flight lookups bounded by the settings' memory and time budgets."""
+def _observers(*observers: CallObserver) -> CallObserver | None:
+    """One call observer telling each of `observers`."""
+    if not observers:
+        return None
+
+    def observe(*call: Any) -> None:
+        for observer in observers:
+            observer(*call)
+
+    return observe
+
+
+def build_lookups(settings: Settings, client: QFlowClient | None = None, metrics: Metrics | None = None,
+                  budget: RateBudget | None = None) -> ExecutionLookups:
+    """Cached, single-flight lookups bounded by the settings' memory and time budgets (and, with a
+    `budget`, by a 429's wait, whichever replica got it)."""
     return ExecutionLookups(
-        client or build_qflow_client(settings, metrics=metrics),
+        client or build_qflow_client(settings, metrics=metrics, budget=budget),
         finished_ttl=settings.tuning.cache_finished_seconds,
         running_ttl=settings.tuning.cache_running_seconds,
         budget=lookup_budget(settings),
         max_bytes=settings.tuning.cache_mb * 1024 * 1024,
         on_cache=metrics.cache if metrics else None,
         keep_running=settings.tuning.refresh_seconds,
+        wait_left=budget.wait_left if budget else None,
     )
 
 
@@ -164,14 +181,16 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     metrics = Metrics()
     store = store or build_store(settings)
     metrics.state(store)
+    budget = RateBudget(store, settings.tuning.rate_reserve)
     web = web or build_web_client(settings, metrics=metrics)
-    lookups = lookups or build_lookups(settings, metrics=metrics)
+    lookups = lookups or build_lookups(settings, metrics=metrics, budget=budget)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     cards = build_cards(settings, lookups, audit)
     access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     response_url = functools.partial(ResponseUrl, on_error=metrics.slack_error)
     follower = CardFollower(cards, pool.submit, store=store, client=web, response_url=response_url,
+                            may_call=budget.background_allowed,
                             refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
     metrics.follow_count(lambda: len(follower.follows))

@@ -75,3 +75,13 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime | None = None) -
         if seconds is not None:
             return seconds
     return None
+
+
+_COUNT_DIGITS = 9
+
+
+def header_count(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative whole number from a header (X-RateLimit-Remaining…), or None when absent or odd."""
+    raw = headers.get(name)
+    text = raw.strip() if isinstance(raw, str) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= _COUNT_DIGITS else None

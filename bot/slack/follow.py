@@ -241,9 +241,10 @@ class CardFollower:
 
     def __init__(self, cards: Cards, submit: Callable[[Callable[[], None]], object], *, store: Store,
                  client: WebClient, refresh_seconds: float, refresh_max_minutes: float,
-                 response_url: Callable[..., ResponseUrl] = ResponseUrl,
+                 response_url: Callable[..., ResponseUrl] = ResponseUrl, may_call: Callable[[], bool] = lambda: True,
                  clock: Callable[[], float] = time.time, **caps: Any) -> None:
         self._cards = cards
+        self._may_call = may_call  # the rate budget: False while background work must leave Qualys alone
         self._refresh_seconds = refresh_seconds
         self._max_seconds = refresh_max_minutes * 60
         self._clock = clock
@@ -294,6 +295,8 @@ class CardFollower:
     def tick(self, follow: Follow) -> bool:
         """One refresh of a followed card; True to keep following."""
         expired = self._clock() >= follow.deadline
+        if not expired and not self._may_call():
+            return True  # the rate budget is at its reserve: this refresh is skipped, the card kept
         try:
             lookup = self._cards.lookup(follow.state.execution_id, max_age=self._refresh_seconds * FRESH_SHARE)
         except QFlowError as error:

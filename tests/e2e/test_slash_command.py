@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from tests.e2e.harness import app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import error_body
-from tests.fakes.world import new_execution
+from tests.fakes.world import fakes, new_execution
 from tests.slack_checks import all_text, assert_valid_message, buttons
 
 SAMPLE = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
@@ -165,7 +166,6 @@ HTML = Reply(200, "<html><body>Service Unavailable</body></html>", content_type=
 @pytest.mark.parametrize("replies,expected,retry_button", [
     ([Reply(401, error_body(401, "Unauthorized", "JWT expired"))], "refused this app's service token", False),
     ([Reply(403, error_body(403, "Forbidden", "Access denied"))], "LIST ALL", False),
-    ([Reply(429, error_body(429, "Too Many Requests", ""), {"Retry-After": "3600"})], "API is busy", True),
     ([Reply(502, "bad gateway", content_type="text/html")] * 3, "HTTP 502", True),
     ([Reply(500, "{}")] * 3, "HTTP 500", True),
     ([1.4] * 3, "didn't answer in time", True),
@@ -173,7 +173,7 @@ HTML = Reply(200, "<html><body>Service Unavailable</body></html>", content_type=
     ([HTML], "expected JSON, got text/html", True),
     ([Reply(200, '{"data": {"id": "0e71')], "isn't the expected JSON", True),
     ([Reply(200, '{"data": {"id": "0e71', fault="truncate")] * 3, "couldn't reach Qualys", True),
-], ids=["401", "403", "429-long", "502", "500", "timeout", "reset", "html", "bad-json", "truncated"])
+], ids=["401", "403", "502", "500", "timeout", "reset", "html", "bad-json", "truncated"])
 def test_qualys_failures_end_in_one_clear_answer(app, slack, qualys, expectations, replies, expected, retry_button):
     execution_id = fault_case(qualys, *replies)
     _, [answer] = ask(app, slack, expectations, f"execution {execution_id}")
@@ -182,6 +182,21 @@ def test_qualys_failures_end_in_one_clear_answer(app, slack, qualys, expectation
     # The app keeps serving: the same execution now answers normally (Try again / a new lookup).
     _, [again] = ask(app, slack, expectations, f"execution {execution_id}")
     assert again.data["blocks"][0]["text"]["text"].startswith("✅ Success")
+
+
+def test_a_long_429_is_waited_out_by_every_lookup_until_it_ends():
+    with fakes() as (slack, qualys), run_app(app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())) as app:
+        first = fault_case(qualys, Reply(429, error_body(429, "Too Many Requests", ""), {"Retry-After": "3600"}))
+        url = slack.new_response_url()
+        app.command(f"execution {first}", url)
+        [answer] = slack.wait_for_responses(url)
+        assert "API is busy" in all_text(answer.data) and "Try again" in buttons(answer.data)
+        second = new_execution(qualys)  # another lookup within the wait: no call, the same clear answer
+        url = slack.new_response_url()
+        app.command(f"execution {second}", url)
+        [answer] = slack.wait_for_responses(url)
+        assert "API is busy" in all_text(answer.data) and qualys.execution_calls(second) == []
+        assert app.stop() == 0
 
 
 @pytest.mark.parametrize("replies", [

@@ -177,3 +177,52 @@ def test_two_replicas_one_refreshes_a_card_and_the_other_takes_over_when_it_dies
             assert two.stop() == 0
         finals = [u for u in unfurls(slack, "C0FOLLOW2") if "✅" in json.dumps(u, ensure_ascii=False)]
         assert len(finals) == 1
+
+
+def test_a_429_is_honoured_by_the_other_replica_too(redis_server):
+    from tests.fakes._server import Reply
+    from tests.fakes.qualys import error_body
+
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url)
+        with run_app(env) as one, run_app(env) as two:
+            first, second = new_execution(qualys), new_execution(qualys)
+            qualys.fail_next(f"/qflowapi/v1/executions/{first}", Reply(
+                429, error_body(429, "Too Many Requests", "slow down"),
+                headers={"Retry-After": "120", "X-RateLimit-ToWait-Sec": "120", "X-RateLimit-Remaining": "0"}))
+            url = slack.new_response_url()
+            one.command(f"execution {first}", url)
+            [answer] = slack.wait_for_responses(url)
+            assert "rate limit" in json.dumps(answer.data).lower()
+            url = slack.new_response_url()
+            two.command(f"execution {second}", url)  # the other replica: it waits the 429 out too
+            [answer] = slack.wait_for_responses(url)
+            assert "rate limit" in json.dumps(answer.data).lower() and qualys.execution_calls(second) == []
+            assert one.stop() == 0 and two.stop() == 0
+
+
+def test_background_refreshes_pause_at_the_reserve_and_people_are_still_answered(tmp_path):
+    with fakes() as (slack, qualys):
+        qualys.rate_limit = 10  # a reserve of 20 %: two calls
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_REFRESH_SECONDS="0.1",
+                      QFLOW_CACHE_RUNNING_SECONDS="0.05")
+        with run_app(env) as app:
+            running = new_execution(qualys, "running.json")
+            url = slack.new_response_url()
+            app.command(f"execution {running}", url)
+            slack.wait_for_responses(url)
+            app.wait_for_log("pausing background refreshes")
+            paused_at = len(qualys.execution_calls(running))
+            person = slack.new_response_url()
+            app.command(f"execution {new_execution(qualys)}", person)  # a person's lookup still gets Qualys
+            [answer] = slack.wait_for_responses(person)
+            assert answer.data["blocks"][0]["type"] == "header"
+            assert len(qualys.execution_calls(running)) == paused_at
+            qualys.rate_limit = 10_000  # a new window
+            qualys.executions[running].update(status="Success", endDate=1746007633052)
+            app.command(f"execution {new_execution(qualys)}", slack.new_response_url())  # brings fresh figures
+            app.wait_for_log("allows background refreshes again")
+            slack.wait_for(lambda reqs: [r for r in reqs if r.meta.get("response_url") == url
+                                         and "✅" in json.dumps(r.data, ensure_ascii=False)] or None)
+            assert app.stop() == 0

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import Metrics, header_count, label_word, method_word
+from bot.metrics import Metrics, label_word, method_word
 from bot.qflow import (
     ExecutionNotFound,
     QFlowClient,
@@ -19,6 +19,7 @@ from bot.qflow import (
     StaticToken,
     build_http_client,
 )
+from bot.qflow.retry import header_count
 from tests.unit.qflow.test_client import EID, GATEWAY, Script, err, ok
 
 IDS = st.one_of(st.uuids().map(str), st.from_regex(r"[UWCGDT][A-Z0-9]{8,10}", fullmatch=True))

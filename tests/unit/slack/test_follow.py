@@ -156,7 +156,7 @@ def test_ten_cards_of_one_running_execution_cost_one_qualys_call_per_refresh():
     from bot.lookup import ExecutionLookups
     from bot.qflow import QFlowClient, StaticToken, build_http_client
     from bot.redact import Redactor
-    from bot.slack.follow import CardFollower
+    from bot.slack.follow import CardFollower, _signature
 
     running = json.loads((Path(__file__).resolve().parents[3] / "examples" / "running.json").read_text())
     eid = running["data"]["id"]
@@ -176,10 +176,11 @@ def test_ten_cards_of_one_running_execution_cost_one_qualys_call_per_refresh():
     now = [1_000_000.0]
     follower = CardFollower(cards, lambda job: job() or True, store=MemoryStore(), client=CLIENT, refresh_seconds=30.0,
                             refresh_max_minutes=30.0, clock=lambda: now[0], run=False)
-    lookups.get(eid)  # the first card's own lookup
+    shown = _signature(lookups.get(eid).execution)  # the first card's own lookup
     for i in range(10):
         destination = message(f"{i}.0")
-        follower.follows.add(Follow(destination.key or "", CardState(eid), destination, now[0] + 1800, f"U{i}"))
+        follower.follows.add(Follow(destination.key or "", CardState(eid), destination, now[0] + 1800, f"U{i}",
+                                    signature=shown))
     now[0] += 30
     follower.follows.start_due()
     assert len(details) == 1  # ten refreshes, one Qualys call: the card's own lookup is recent enough
