@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +22,7 @@ from .qflow import (
     validate_execution_id,
 )
 from .qflow.deadline import deadline
+from .state import Store
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,59 @@ def with_names(execution: Execution, info: WorkflowInfo) -> Execution:
     return execution.model_copy(update=update) if update else execution
 
 
+class FleetCache:
+    """Executions shared by every replica through the state store (Redis): a replica that needs one takes
+    the store's lease to load it, the others wait for what it stores; so one Qualys call per execution
+    and freshness window across the fleet. A store that fails stands in with this process's memory."""
+
+    KIND = "execution"
+    POLL_SECONDS = 0.05
+
+    def __init__(self, store: Store, *, wait_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._store = store
+        self._owner = uuid.uuid4().hex
+        self._wait = wait_seconds
+        self._clock = clock
+
+    def _read(self, execution_id: str) -> tuple[Execution, datetime] | None:
+        raw = self._store.get(self.KIND, execution_id)
+        if not raw:
+            return None
+        try:
+            fetched_at, _, body = raw.partition("\n")
+            execution = Execution.model_validate_json(body).with_source_bytes(len(body))
+            return execution, datetime.fromisoformat(fetched_at)
+        except ValueError:
+            return None
+
+    def get(self, execution_id: str, load: Callable[[], tuple[Execution, datetime]],
+            usable: Callable[[tuple[Execution, datetime]], bool], keep: Callable[[Execution], float],
+            *, fresh: bool = False) -> tuple[Execution, datetime]:
+        """The shared value if usable (and not `fresh`), else one replica's load, stored for `keep` seconds."""
+        lease, owner = f"load:{execution_id}", f"{self._owner}:{uuid.uuid4().hex}"  # this very load
+        deadline = self._clock() + self._wait
+        while True:
+            found = None if fresh else self._read(execution_id)
+            if found is not None and usable(found):
+                return found
+            if self._store.lease(lease, owner, self._wait):
+                try:
+                    again = None if fresh else self._read(execution_id)  # stored just before the lease was free?
+                    if again is not None and usable(again):
+                        return again
+                    value = load()
+                    execution, fetched_at = value
+                    self._store.put(self.KIND, execution_id, fetched_at.isoformat() + "\n" + execution.model_dump_json(),
+                                    ttl=keep(execution))
+                    return value
+                finally:
+                    self._store.release(lease, owner)
+            if self._clock() >= deadline:
+                return load()  # the loading replica is stuck: do not wait on it any longer
+            fresh = False  # another replica is loading it now: its answer is fresh enough
+            threading.Event().wait(self.POLL_SECONDS)
+
+
 class ExecutionLookups:
     """Answers "what is execution X" without spending the Qualys rate budget twice."""
 
@@ -82,7 +139,9 @@ class ExecutionLookups:
         on_cache: Callable[[bool], None] | None = None,
         keep_running: float = 0.0,
         wait_left: Callable[[], float] | None = None,
+        fleet: FleetCache | None = None,
     ) -> None:
+        self._fleet = fleet
         self._wait_left = wait_left  # seconds before Qualys takes calls again after a 429 (any replica's)
         self._client = client
         self._on_cache = on_cache
@@ -90,9 +149,9 @@ class ExecutionLookups:
         self._running_ttl = running_ttl
         # Running executions are kept as long as a followed card may use them (`max_age`); people's own
         # lookups still get them only while younger than `running_ttl`.
+        self._keep = lambda execution: finished_ttl if execution.is_finished else max(running_ttl, keep_running)
         self._executions: SingleFlightCache[str, tuple[Execution, datetime]] = SingleFlightCache(
-            max_bytes, lambda value: finished_ttl if value[0].is_finished else max(running_ttl, keep_running),
-            getsizeof=lambda value: memory_estimate(value[0]),
+            max_bytes, lambda value: self._keep(value[0]), getsizeof=lambda value: memory_estimate(value[0]),
         )
         self._workflows: SingleFlightCache[str, WorkflowInfo] = SingleFlightCache(
             256,
@@ -108,9 +167,12 @@ class ExecutionLookups:
         def usable(value: tuple[Execution, datetime]) -> bool:
             return value[0].is_finished or (datetime.now(UTC) - value[1]).total_seconds() <= limit
 
-        (execution, fetched_at), hit = self._executions.get(
-            execution_id, lambda: self._load(execution_id), fresh=fresh, usable=usable
-        )
+        def load() -> tuple[Execution, datetime]:
+            if self._fleet is None:
+                return self._load(execution_id)
+            return self._fleet.get(execution_id, lambda: self._load(execution_id), usable, self._keep, fresh=fresh)
+
+        (execution, fetched_at), hit = self._executions.get(execution_id, load, fresh=fresh, usable=usable)
         if self._on_cache:
             self._on_cache(hit)
         return Lookup(execution, fetched_at, hit)

@@ -21,7 +21,7 @@ from .budget import RateBudget
 from .cards import Cards
 from .config import Settings, secret
 from .links import LinkMatcher
-from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
+from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups, FleetCache
 from .metrics import Metrics
 from .policy import Policy
 from .qflow import (
@@ -97,7 +97,7 @@ def _observers(*observers: CallObserver) -> CallObserver | None:
 
 
 def build_lookups(settings: Settings, client: QFlowClient | None = None, metrics: Metrics | None = None,
-                  budget: RateBudget | None = None) -> ExecutionLookups:
+                  budget: RateBudget | None = None, shared: Store | None = None) -> ExecutionLookups:
     """Cached, single-flight lookups bounded by the settings' memory and time budgets (and, with a
     `budget`, by a 429's wait, whichever replica got it)."""
     return ExecutionLookups(
@@ -109,6 +109,7 @@ def build_lookups(settings: Settings, client: QFlowClient | None = None, metrics
         on_cache=metrics.cache if metrics else None,
         keep_running=settings.tuning.refresh_seconds,
         wait_left=budget.wait_left if budget else None,
+        fleet=FleetCache(shared, wait_seconds=lookup_budget(settings)) if shared is not None else None,
     )
 
 
@@ -183,7 +184,9 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     metrics.state(store)
     budget = RateBudget(store, settings.tuning.rate_reserve)
     web = web or build_web_client(settings, metrics=metrics)
-    lookups = lookups or build_lookups(settings, metrics=metrics, budget=budget)
+    # With Redis, every replica shares the execution cache and its single flight.
+    lookups = lookups or build_lookups(settings, metrics=metrics, budget=budget,
+                                       shared=store if store.backend == "redis" else None)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     cards = build_cards(settings, lookups, audit)
     access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)

@@ -226,3 +226,22 @@ def test_background_refreshes_pause_at_the_reserve_and_people_are_still_answered
             slack.wait_for(lambda reqs: [r for r in reqs if r.meta.get("response_url") == url
                                          and "✅" in json.dumps(r.data, ensure_ascii=False)] or None)
             assert app.stop() == 0
+
+
+def test_two_replicas_sharing_redis_make_one_qualys_call_per_execution(redis_server):
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url)
+        executions = [new_execution(qualys) for _ in range(5)]
+        with run_app(env) as one, run_app(env) as two:
+            urls = []
+            for round_ in range(4):  # each execution asked four times, alternating replicas
+                for n, execution in enumerate(executions):
+                    url = slack.new_response_url()
+                    (one if (n + round_) % 2 else two).command(f"execution {execution}", url)
+                    urls.append(url)
+            for url in urls:
+                [answer] = slack.wait_for_responses(url)
+                assert answer.data["blocks"][0]["type"] == "header"
+            assert one.stop() == 0 and two.stop() == 0
+        assert [len(qualys.execution_calls(e)) for e in executions] == [1] * 5

@@ -202,3 +202,35 @@ def test_threads_share_one_sqlite_store(tmp_path):
     for t in threads:
         t.join()
     assert errors == [] and len(store.items("k")) == 400
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_fleet_of_replicas_loads_one_execution_once(backend, redis_server):
+    import json as jsonlib
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bot.lookup import FleetCache
+    from bot.qflow import parse_execution
+
+    if backend == "redis":
+        redis_server.flush()
+    shared: Store = MemoryStore() if backend == "memory" else RedisStore(redis_server.url)
+    example = jsonlib.loads((Path(__file__).resolve().parents[3] / "examples" / "sample-response.json").read_text())
+    loads: list[int] = []
+    gate = threading.Event()
+
+    def load():
+        loads.append(1)
+        gate.wait(5)  # everyone else arrives while this one loads
+        return parse_execution(example), datetime.now(UTC)
+
+    replicas = [FleetCache(shared, wait_seconds=10) for _ in range(2)]
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(replicas[n % 2].get, "e1", load, lambda v: True, lambda e: 60.0) for n in range(8)]
+        while not loads:
+            threading.Event().wait(0.01)
+        gate.set()
+        results = [f.result() for f in futures]
+    assert len(loads) == 1
+    assert {r[0].execution_id for r in results} == {example["data"]["id"]}
