@@ -9,12 +9,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dotenv import load_dotenv
 
-from .config import ConfigError, Mode, load_settings, secret
+from .config import ConfigError, Mode, Settings, load_settings, secret
 from .logs import configure_logging, scrubber
 from .render.state import View
+
+if TYPE_CHECKING:
+    from .wiring import Wired
 
 log = logging.getLogger("bot")
 
@@ -59,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(mode)
 
 
-def _serve(mode: Mode | None) -> int:
+def load_for_serving(mode: Mode | None) -> Settings | int:
+    """The settings, with logging configured from them; or the exit code after saying what is wrong."""
     try:
         settings = load_settings(os.environ, mode=mode)
     except ConfigError as error:
@@ -71,16 +76,19 @@ def _serve(mode: Mode | None) -> int:
         return 2
     configure_logging(settings.tuning.log_level, settings.secrets, patterns=settings.tuning.redact_patterns,
                       debug_libraries=settings.tuning.debug_libraries, json_lines=settings.tuning.log_format == "JSON")
-    # Settings hold the token now; Bolt would otherwise read it again from the environment
-    # and warn that the configured client wins.
-    os.environ.pop("SLACK_BOT_TOKEN", None)
+    return settings
 
-    from .slack.server import serve_http, serve_socket_mode
+
+def build_for_serving(settings: Settings) -> Wired | int:
+    """The running app, or the exit code after saying why it cannot start."""
     from .state import StateError
     from .wiring import build
 
+    # Settings hold the token now; Bolt would otherwise read it again from the environment
+    # and warn that the configured client wins.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
     try:
-        wired = build(settings)
+        return build(settings)
     except StateError as error:  # a state file that cannot be used: nothing would be remembered
         log.error("%s", error)
         return 2
@@ -92,6 +100,24 @@ def _serve(mode: Mode | None) -> int:
         log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `scripts/run doctor` for details.",
                   settings.slack_api_url, error)
         return 1
+
+
+def _serve(mode: Mode | None) -> int:
+    settings = load_for_serving(mode)
+    if isinstance(settings, int):
+        return settings
+    if settings.mode == "http" and settings.tuning.web_concurrency > 1:
+        # Several worker processes, each the whole app (state shared through the store): gunicorn.
+        log.info("starting %d worker processes (WEB_CONCURRENCY) with gunicorn", settings.tuning.web_concurrency)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        argv = [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf", "bot.wsgi:create_app()"]
+        os.execv(sys.executable, argv)
+    from .slack.server import serve_http, serve_socket_mode
+
+    wired = build_for_serving(settings)
+    if isinstance(wired, int):
+        return wired
     app_token = secret(settings.slack.app_token)
     if settings.mode == "socket" and app_token:
         serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown, metrics=wired.metrics,
@@ -99,7 +125,8 @@ def _serve(mode: Mode | None) -> int:
                           health_port=settings.socket_health_port)
     else:
         serve_http(wired.bolt, settings.slack.host, settings.slack.port, on_stop=wired.shutdown,
-                   signing_secret=secret(settings.slack.signing_secret), metrics=wired.metrics, details=wired.health)
+                   threads=settings.tuning.http_threads, signing_secret=secret(settings.slack.signing_secret),
+                   metrics=wired.metrics, details=wired.health)
     return 0
 
 

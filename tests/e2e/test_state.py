@@ -245,3 +245,28 @@ def test_two_replicas_sharing_redis_make_one_qualys_call_per_execution(redis_ser
                 assert answer.data["blocks"][0]["type"] == "header"
             assert one.stop() == 0 and two.stop() == 0
         assert [len(qualys.execution_calls(e)) for e in executions] == [1] * 5
+
+
+def test_several_worker_processes_share_the_state(redis_server):
+    redis_server.flush()
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url,
+                      WEB_CONCURRENCY="3")
+        execution = new_execution(qualys)
+        with run_app(env) as app:
+            assert "(3 worker processes)" in app.log_text
+            urls = [slack.new_response_url() for _ in range(9)]
+            for url in urls:
+                assert app.command(f"execution {execution}", url).status_code == 200
+            for url in urls:
+                [answer] = slack.wait_for_responses(url)
+                assert answer.data["blocks"][0]["type"] == "header"
+            event = link_shared("C0WORKERS", "1700000970.000001", QUALYS_LINK.format(execution))
+            for attempt in range(4):  # Slack's retries land on any worker
+                assert app.event(event, "EvWORKERS1", retry_num=attempt or None).status_code == 200
+            slack.wait_for(lambda reqs: unfurls(slack, "C0WORKERS") or None)
+            assert app.stop() == 0
+        assert len(qualys.execution_calls(execution)) == 1 and len(unfurls(slack, "C0WORKERS")) == 1
+        assert "Traceback" not in app.log_text
+        pids = {line.split("pid: ")[1].rstrip(")") for line in app.log if "Booting worker with pid" in line}
+        assert len(pids) == 3
