@@ -234,3 +234,33 @@ def test_a_fleet_of_replicas_loads_one_execution_once(backend, redis_server):
         results = [f.result() for f in futures]
     assert len(loads) == 1
     assert {r[0].execution_id for r in results} == {example["data"]["id"]}
+
+
+def test_a_full_disk_while_running_loses_no_claim_or_value(tmp_path, caplog):
+    sqlite_store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    sqlite_store._db.execute("PRAGMA max_page_count = 8")  # the file may grow no more: SQLite's own "disk is full"
+    store = ResilientStore(sqlite_store, retry_seconds=60)
+    big = "x" * 4000
+    for n in range(40):
+        store.put("follow", f"k{n}", big)  # fills the file, then goes on in memory
+        assert store.claim(f"event:{n}", 60) and not store.claim(f"event:{n}", 60)
+    assert store.degraded and all(store.get("follow", f"k{n}") == big for n in range(30, 40))
+    assert any("disk is full" in r.getMessage() for r in caplog.records)
+
+
+def test_a_slow_redis_holds_nothing_up(redis_server):
+    import time
+
+    import redis as redis_client
+
+    redis_server.flush()
+    store = ResilientStore(RedisStore(redis_server.url), retry_seconds=60)
+    assert store.claim("before", 60)
+    admin = redis_client.Redis.from_url(redis_server.url)
+    admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")  # the server stalls every command from now
+    try:
+        started = time.monotonic()
+        assert store.claim("during-the-stall", 60)
+        assert time.monotonic() - started < 1.2 and store.degraded  # its 0.5 s timeout, then memory stands in
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
