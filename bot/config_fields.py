@@ -139,6 +139,8 @@ def reserve_setting(value: str) -> str:
 
 def state_path(value: str) -> str:
     """QFLOW_STATE_FILE: a file in a folder that exists (whether it can be written is checked on opening)."""
+    if value == ":memory:":  # nothing kept across restarts: one process only
+        return value
     folder = os.path.dirname(os.path.abspath(value)) if value else ""
     if not value or os.path.isdir(value) or not os.path.isdir(folder):
         raise ValueError(f"QFLOW_STATE_FILE should be a file in a folder that exists ({folder or value!r})")

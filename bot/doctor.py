@@ -92,6 +92,9 @@ def _check_state(settings: Settings, out: Print) -> bool:
             return False
         out(f"✓ state: Redis at {where} answers (shared by every replica)")
         return True
+    if settings.state.state_file == ":memory:":
+        out("✓ state: in this process's memory (QFLOW_STATE_FILE=:memory:): nothing is kept across restarts")
+        return True
     from .state.sqlite import SqliteStore
 
     try:

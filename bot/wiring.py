@@ -41,7 +41,7 @@ from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
 from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
-from .state import Store
+from .state import MemoryStore, Store
 from .state.resilient import ResilientStore
 from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
 
@@ -135,6 +135,9 @@ def build_web_client(settings: Settings, token: str | None = None, metrics: Metr
     return CountedWebClient(**options, on_error=metrics.slack_error) if metrics else WebClient(**options)
 
 
+MEMORY_STATE = ":memory:"
+
+
 def build_store(settings: Settings) -> ResilientStore:
     """The state store: Redis when REDIS_URL is set, else the SQLite file; either way, the process's
     memory stands in while it fails. Raises StateError for a file that cannot be used at all."""
@@ -143,6 +146,8 @@ def build_store(settings: Settings) -> ResilientStore:
         from .state.redis_store import RedisStore
 
         return ResilientStore(RedisStore(redis_url))
+    if settings.state.state_file == MEMORY_STATE:
+        return ResilientStore(MemoryStore())  # one process, nothing kept across restarts
     from .state.sqlite import SqliteStore
 
     return ResilientStore(SqliteStore(settings.state.state_file))
