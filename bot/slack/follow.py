@@ -109,10 +109,10 @@ class Follows:
 
     def reserve(self, user: str | None, channel: str | None) -> bool:
         """A slot for one more card of `user` in `channel`, if the caps allow; release() it when done."""
-        follows = self.all()
-        with self._lock:
+        with self._lock:  # the store is read under the lock: a card added meanwhile is counted
             if self._stopped:
                 return False
+            follows = self.all()
             people = Counter(f.user for f in follows)
             channels = Counter(f.channel for f in follows)
             total = len(follows) + self._reserved["*"]

@@ -270,3 +270,28 @@ def test_several_worker_processes_share_the_state(redis_server):
         assert "Traceback" not in app.log_text
         pids = {line.split("pid: ")[1].rstrip(")") for line in app.log if "Booting worker with pid" in line}
         assert len(pids) == 3
+
+
+def test_mention_cards_are_followed_and_a_card_promises_following_only_with_a_slot():
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_REFRESH_SECONDS="0.2")
+        with run_app(env) as app:
+            running = new_execution(qualys, "running.json")
+            app.event({"type": "app_mention", "user": "U0ASKER", "channel": "C0MENTIONF", "ts": "1700000980.1",
+                       "text": f"<@U0BOT> {running}"}, "EvMENTIONF")
+            [posted] = slack.wait_for(lambda reqs: mention_posts(slack, "C0MENTIONF") or None)
+            assert "Following this run" in json.dumps(posted)
+            qualys.executions[running].update(status="Success", endDate=1746007633052)
+            [final] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.update"
+                                                   and r.data.get("channel") == "C0MENTIONF"] or None)
+            assert "✅" in json.dumps(final, ensure_ascii=False) and "Following" not in json.dumps(final)
+
+            # One person fills their ten slots; the eleventh card does not promise what will not happen.
+            urls = []
+            for _ in range(11):
+                url = slack.new_response_url()
+                app.command(f"execution {new_execution(qualys, 'running.json')}", url)
+                urls.append(url)
+            following = ["Following this run" in json.dumps(slack.wait_for_responses(url)[0].data) for url in urls]
+            assert following.count(True) == 10 and following.count(False) == 1
+            assert app.stop() == 0
