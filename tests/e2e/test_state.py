@@ -295,3 +295,19 @@ def test_mention_cards_are_followed_and_a_card_promises_following_only_with_a_sl
             following = ["Following this run" in json.dumps(slack.wait_for_responses(url)[0].data) for url in urls]
             assert following.count(True) == 10 and following.count(False) == 1
             assert app.stop() == 0
+
+
+def test_the_app_starts_and_answers_with_redis_down_from_the_start():
+    from tests.redis_server import free_port
+
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+        with run_app(env) as app:
+            url = slack.new_response_url()
+            app.command(f"execution {new_execution(qualys)}", url)
+            [answer] = slack.wait_for_responses(url)
+            assert answer.data["blocks"][0]["type"] == "header"
+            health = app.http.get(app.url + "/healthz")
+            assert health.status_code == 200 and health.json() == {"status": "ok", "state": "redis", "degraded": True}
+            assert app.stop() == 0
+        assert app.log_text.count("state store failed") == 1 and "Traceback" not in app.log_text
