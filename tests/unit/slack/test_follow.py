@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.render import CardState
 from bot.slack.destinations import ChannelMessage, ResponseUrl, Unfurl, destination_from
-from bot.slack.follow import Follow, Follows, follow_from
+from bot.slack.follows import Follow, Follows, follow_from
 from bot.state import MemoryStore
 
 EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
