@@ -73,6 +73,10 @@ class Cards:
             raise RuntimeError("these cards look nothing up")
         return self._lookups.get(execution_id, fresh=fresh, max_age=max_age)
 
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
     def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
         """The card for a lookup already made."""
         return render_execution_card(

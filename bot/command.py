@@ -34,7 +34,24 @@ class Lookup:
     view: Literal["summary", "steps", "errors"] = "summary"
 
 
-Command = Help | Usage | BadId | Lookup
+@dataclass(frozen=True)
+class Watch:
+    """Follow an execution in this channel until it ends, then reply in the card's thread."""
+
+    execution_id: str
+
+
+@dataclass(frozen=True)
+class Unwatch:
+    execution_id: str
+
+
+@dataclass(frozen=True)
+class Watches:
+    """List this channel's watches."""
+
+
+Command = Help | Usage | BadId | Lookup | Watch | Unwatch | Watches
 
 _VIEWS = {"steps": "steps", "step": "steps", "errors": "errors", "error": "errors"}
 # Meant as an id (and so answered with what an id looks like): long, with digits, hex-ish or hyphenated.
@@ -46,13 +63,24 @@ MAX_COMMAND_CHARS = 4000
 
 
 def parse_command(text: str | None) -> Command:
-    """`""`/`help` → Help; `execution <id> [steps]` or `<id> [steps]` → Lookup; else BadId or Usage."""
+    """`""`/`help` → Help; `execution <id> [steps]` or `<id> [steps]` → Lookup; `watch <id>`, `unwatch <id>`,
+    `watches`; else BadId or Usage."""
     if text and len(text) > MAX_COMMAND_CHARS:
         return Usage(text[:60] + "…")
     words = unwrap_slack_links(text or "").split()
     if not words or (len(words) == 1 and words[0].lower() in ("help", "-h", "--help", "?")):
         return Help()
-    args = words[1:] if words[0].lower() in ("execution", "exec", "executions") else words
+    verb = words[0].lower()
+    if verb in ("watches", "watching") and len(words) == 1:
+        return Watches()
+    if verb in ("watch", "unwatch"):
+        if len(words) != 2:
+            return Usage(" ".join(words)) if len(words) > 2 else Usage("")
+        watched = execution_id_in_token(words[1])
+        if watched is None:
+            return BadId(words[1])
+        return Watch(watched) if verb == "watch" else Unwatch(watched)
+    args = words[1:] if verb in ("execution", "exec", "executions") else words
     if not args:
         return Usage("")  # "execution" alone: the id is missing
     candidate, rest = args[0], args[1:]

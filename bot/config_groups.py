@@ -85,6 +85,8 @@ class TuningSettings(_Group):
     refresh_seconds: float  = number("QFLOW_REFRESH_SECONDS", 30.0, 0.1, 3600.0, "a number of seconds")
     refresh_max_minutes: float  = number("QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, "a number of minutes")
     max_cards: int  = number("QFLOW_MAX_CARDS", 4, 1, 5)
+    max_watches: int = number("QFLOW_MAX_WATCHES", 50, 1, 500)
+    watch_max_hours: float = number("QFLOW_WATCH_MAX_HOURS", 24.0, 0.01, 168.0, "a number of hours")
     web_concurrency: int = number("WEB_CONCURRENCY", 1, 1, 64)
     http_threads: int = number("QFLOW_HTTP_THREADS", 8, 1, 256)
     rate_reserve: Annotated[str, AfterValidator(reserve_setting)] = Field("20%", validation_alias="QFLOW_RATE_RESERVE")

@@ -198,7 +198,7 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     response_url = functools.partial(ResponseUrl, on_error=metrics.slack_error)
     follower = CardFollower(cards, pool.submit, store=store, client=web, response_url=response_url,
-                            may_call=budget.background_allowed,
+                            may_call=budget.background_allowed, watch_hours=settings.tuning.watch_max_hours,
                             refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
     metrics.follow_count(lambda: len(follower.follows))

@@ -12,6 +12,7 @@ ACTION_PREFIX = "qflow_"
 SHOW_STEPS, SHOW_ERRORS, HIDE = "qflow_steps", "qflow_errors", "qflow_hide"
 PREVIOUS, NEXT = "qflow_page_previous", "qflow_page_next"
 REFRESH, OPEN, SHARE = "qflow_refresh", "qflow_open", "qflow_share"
+UNWATCH = "qflow_unwatch"
 
 
 def md(text: str) -> MarkdownTextObject:

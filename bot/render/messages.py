@@ -25,6 +25,8 @@ def render_help(command: str = "/qflow") -> SlackMessage:
         f"• `{c} execution &lt;id&gt; steps`: the card with its steps expanded\n"
         f"• `{c} execution &lt;id&gt; errors`: the card with its errors expanded\n"
         f"• `{c} &lt;id&gt;`: the same as `execution &lt;id&gt;`\n"
+        f"• `{c} watch &lt;id or link&gt;`: a card in this channel for everyone, kept current while the run goes "
+        f"on, and a reply in its thread when it ends; `{c} unwatch &lt;id&gt;` stops it, `{c} watches` lists them\n"
         "• Paste an execution link from Qualys in a message: it unfurls into a compact card\n"
         f"• Mention me with an id or link, e.g. `@QFlow {EXAMPLE_ID}`: the card in the thread\n"
         "• Send me a direct message with an id or link: the card in our DM\n"

@@ -17,7 +17,7 @@ from ..config import Settings
 from ..links import Found, LinkMatcher, without_mentions
 from ..policy import Asker
 from ..render import BadButtonValue, CardState, SlackMessage, parse_state
-from ..render.blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS
+from ..render.blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, UNWATCH
 from ..render.messages import render_found_nothing, render_too_many, stale_button
 from ..render.refusals import render_post_refused
 from ..work import WorkPool
@@ -25,6 +25,7 @@ from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
 from .follow import CardFollower
 from .payload import ID_CHARS, items, slack_id, text
+from .watching import Watching, ephemeral_reply
 
 log = logging.getLogger(__name__)
 COMPOSER = "COMPOSER"  # the channel Slack names for a link still being typed
@@ -41,7 +42,7 @@ class Answers:
 
     def __init__(self, settings: Settings, *, client: WebClient, cards: Cards, follower: CardFollower,
                  access: Access, pool: WorkPool, matcher: LinkMatcher,
-                 response_url: Callable[..., ResponseUrl] = ResponseUrl) -> None:
+                 response_url: Callable[..., ResponseUrl] = ResponseUrl, watching: Watching | None = None) -> None:
         self._settings = settings
         self._client = client
         self._cards = cards
@@ -50,6 +51,9 @@ class Answers:
         self._pool = pool
         self._matcher = matcher
         self._response_url = response_url
+        self._watching = watching or Watching(cards=cards, follower=follower, access=access, client=client,
+                                              most=settings.tuning.max_watches,
+                                              refresh_seconds=settings.tuning.refresh_seconds)
 
     def _submit(self, job: Callable[..., Any], *args: Any) -> None:
         self._pool.submit(job, *args)
@@ -70,6 +74,16 @@ class Answers:
                 self._follower.deliver(state, destination, follow=True, asker=asker)
 
         self._submit(answer)
+
+    def answer_watch(self, verb: str, execution_id: str | None, response_url: str, asker: Asker) -> None:
+        """`/qflow watch <id>`, `unwatch <id>` or `watches`, answered privately after the ack."""
+        say = ephemeral_reply(self._response_url, response_url)
+        if verb == "watch" and execution_id:
+            self._submit(self._watching.start, execution_id, asker, say)
+        elif verb == "unwatch" and execution_id:
+            self._submit(self._watching.stop, execution_id, asker, say)
+        else:
+            self._submit(self._watching.listing, asker.channel, say)
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
@@ -145,6 +159,11 @@ class Answers:
         if action_id == SHARE and response_url:
             asker = Asker(user, channel, "share", public=True, user_team=user_team)
             self._submit(self._share, state, response_url, asker)
+            return
+        if action_id == UNWATCH:
+            key = f"msg:{slack_id(container, 'channel_id')}:{text(container, 'message_ts', limit=ID_CHARS)}"
+            asker = Asker(user, channel, "click", public=True, user_team=user_team)
+            self._submit(self._watching.stop_card, key, asker, deny_to)
             return
         if action_id not in VIEW_ACTIONS:  # ours by its prefix, yet unknown: forged or from an old version
             self._cards.record(entry="click", user=user, channel=channel, outcome="stale_button")

@@ -18,6 +18,7 @@ from ..policy import Asker
 from ..qflow import Execution, QFlowError
 from ..render import CardState, SlackMessage
 from ..render.messages import following_note, following_stopped
+from ..render.watches import render_watch_ended, with_watch
 from ..state import Store
 from .destinations import ChannelMessage, Destination, ResponseUrl, send_safely
 from .follows import Follow, Follows, follow_from
@@ -34,8 +35,10 @@ class CardFollower:
     def __init__(self, cards: Cards, submit: Callable[[Callable[[], None]], object], *, store: Store,
                  client: WebClient, refresh_seconds: float, refresh_max_minutes: float,
                  response_url: Callable[..., ResponseUrl] = ResponseUrl, may_call: Callable[[], bool] = lambda: True,
-                 clock: Callable[[], float] = time.time, **caps: Any) -> None:
+                 watch_hours: float = 24.0, clock: Callable[[], float] = time.time, **caps: Any) -> None:
         self._cards = cards
+        self._store = store
+        self.watch_hours = watch_hours
         self._may_call = may_call  # the rate budget: False while background work must leave Qualys alone
         self._refresh_seconds = refresh_seconds
         self._max_seconds = refresh_max_minutes * 60
@@ -107,8 +110,23 @@ class CardFollower:
             note = following_stopped(self._follow_seconds(follow.destination))
         else:
             note = self._following_note(follow.deadline - self._clock())
-        send_safely(follow.destination, self._cards.render(lookup, follow.state, note))
+        message = self._cards.render(lookup, follow.state, note)
+        if follow.watcher:
+            message = with_watch(message, follow.state, follow.watcher, hours=self.watch_hours, ended=finished or expired)
+        send_safely(follow.destination, message)
+        if finished and follow.watcher:
+            self._reply_once(follow, execution)
         return not (finished or expired)
+
+    def _reply_once(self, follow: Follow, execution: Execution) -> None:
+        """The one thread reply under a watched card when its run ends (once, whichever replica)."""
+        destination = follow.destination
+        if not isinstance(destination, ChannelMessage) or not destination.ts:
+            return
+        if not self._store.claim(f"watch-ended:{follow.key}", 7 * 86400.0):
+            return
+        reply = ChannelMessage(self._client, destination.channel, thread_ts=destination.ts)
+        send_safely(reply, render_watch_ended(execution, follow.watcher, self._cards.redactor))
 
     def _follow_seconds(self, destination: Destination) -> float:
         """How long a card here may be followed: never where it could not be edited later (a message the

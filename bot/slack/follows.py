@@ -45,11 +45,14 @@ class Follow:
     signature: str | None = None
     due: float = 0.0
     version: str = field(default_factory=lambda: uuid.uuid4().hex)
+    watcher: str | None = None  # a watch (`/qflow watch`): who started it; a thread reply when the run ends
+    since: float | None = None
 
     def record(self) -> str:
         return json.dumps({"state": self.state.to_value(), "destination": self.destination.describe(),
                            "deadline": self.deadline, "user": self.user, "channel": self.channel,
-                           "signature": self.signature, "due": self.due, "version": self.version})
+                           "signature": self.signature, "due": self.due, "version": self.version,
+                           "watcher": self.watcher, "since": self.since})
 
 
 def follow_from(key: str, raw: str, client: WebClient, response_url: Callable[..., ResponseUrl]) -> Follow | None:
@@ -68,8 +71,10 @@ def follow_from(key: str, raw: str, client: WebClient, response_url: Callable[..
         value = data.get(name)
         return value if isinstance(value, str) else None
 
+    since = data.get("since")
     return Follow(key, state, destination, float(deadline), text("user"), text("channel"), text("signature"),
-                  float(due), text("version") or uuid.uuid4().hex)
+                  float(due), text("version") or uuid.uuid4().hex, text("watcher"),
+                  float(since) if isinstance(since, int | float) else None)
 
 
 class Follows:
@@ -112,6 +117,22 @@ class Follows:
                 return False
             self._reserved.update(["*", f"u:{user}", f"c:{channel}"])
             return True
+
+    def reserve_watch(self, most: int) -> bool:
+        """A slot for one more watch, while fewer than `most` are active (release_watch() it when done)."""
+        with self._lock:
+            if self._stopped:
+                return False
+            watching = sum(1 for f in self.all() if f.watcher) + self._reserved["watch"]
+            if watching >= most:
+                return False
+            self._reserved.update(["watch"])
+            return True
+
+    def release_watch(self) -> None:
+        with self._lock:
+            self._reserved.subtract(["watch"])
+            self._reserved = +self._reserved
 
     def release(self, user: str | None, channel: str | None) -> None:
         with self._lock:
@@ -211,8 +232,8 @@ class Follows:
         try:
             current = self._store.get(KIND, follow.key)
             stored = self._restore(follow.key, current) if current else None
-            if stored is not None and stored.version != follow.version:
-                pass  # changed meanwhile (a click, a newer card): that version stands
+            if stored is None or stored.version != follow.version:
+                pass  # removed (unwatched) or changed (a click, a newer card) meanwhile: that stands
             elif again:
                 follow.due = self._clock() + self.interval
                 self._store.put(KIND, follow.key, follow.record())

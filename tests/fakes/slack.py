@@ -158,6 +158,7 @@ class FakeSlack:
             with self._lock:
                 self._ts += 1
                 ts = f"1700000100.{self._ts:06d}"
+            request.meta["ts"] = ts  # what the message is called from now on
             return _ok(True, channel=request.data.get("channel"), ts=ts, message_ts=ts)
         if method in ("chat.update", "chat.unfurl", "chat.delete"):
             return _ok(True, channel=request.data.get("channel"), ts=request.data.get("ts"))

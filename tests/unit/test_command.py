@@ -26,3 +26,14 @@ EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
 ])
 def test_parse(text, expected):
     assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("watch 0e71f117-648f-4ad2-a3a9-8f1b857a1b70", "Watch"),
+    ("WATCH <https://qualysguard.qualys.com/e/0e71f117-648f-4ad2-a3a9-8f1b857a1b70|run>", "Watch"),
+    ("unwatch 0e71f117-648f-4ad2-a3a9-8f1b857a1b70", "Unwatch"),
+    ("watches", "Watches"),
+    ("watch", "Usage"), ("watch two ids", "Usage"), ("watch nope", "BadId"),
+])
+def test_watch_commands(text, expected):
+    assert type(parse_command(text)).__name__ == expected

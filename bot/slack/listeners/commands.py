@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from ...command import BadId, Help, Lookup, Usage, parse_command
+from ...command import BadId, Help, Lookup, Unwatch, Usage, Watch, Watches, parse_command
 from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ...render.messages import looking_up, render_no_response_url
@@ -26,11 +26,19 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], answers: Answers) 
                       user_enterprise=slack_id(command, "enterprise_id"))
         answers.answer_command(state, response_url, asker)
         return
+    if isinstance(request, Watch | Unwatch | Watches) and response_url:
+        verb = "watch" if isinstance(request, Watch) else "unwatch" if isinstance(request, Unwatch) else "watches"
+        execution_id = None if isinstance(request, Watches) else request.execution_id
+        ack(response_type="ephemeral", text="👀 One moment…")
+        asker = Asker(user, channel, "command", public=verb == "watch", user_team=slack_id(command, "team_id"),
+                      user_enterprise=slack_id(command, "enterprise_id"))
+        answers.answer_watch(verb, execution_id, response_url, asker)
+        return
     if isinstance(request, Help):
         message, outcome = render_help(name), "help"
     elif isinstance(request, Usage):
         message, outcome = render_usage(request.given, name), "usage"
-    elif isinstance(request, Lookup):  # no response_url to answer through: only a forged request lacks one
+    elif isinstance(request, Lookup | Watch | Unwatch | Watches):  # no response_url: only a forged request lacks one
         message, outcome = render_no_response_url(), "error"
     else:
         assert isinstance(request, BadId)
