@@ -51,7 +51,25 @@ class Watches:
     """List this channel's watches."""
 
 
-Command = Help | Usage | BadId | Lookup | Watch | Unwatch | Watches
+@dataclass(frozen=True)
+class Subscribe:
+    """Post a card for each new run of a workflow (an id, link or exact name) that ends failed, or each."""
+
+    workflow: str
+    mode: Literal["failures", "all"] = "failures"
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    workflow: str
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """List this channel's subscriptions."""
+
+
+Command = Help | Usage | BadId | Lookup | Watch | Unwatch | Watches | Subscribe | Unsubscribe | Subscriptions
 
 _VIEWS = {"steps": "steps", "step": "steps", "errors": "errors", "error": "errors"}
 # Meant as an id (and so answered with what an id looks like): long, with digits, hex-ish or hyphenated.
@@ -73,6 +91,16 @@ def parse_command(text: str | None) -> Command:
     verb = words[0].lower()
     if verb in ("watches", "watching") and len(words) == 1:
         return Watches()
+    if verb == "subscriptions" and len(words) == 1:
+        return Subscriptions()
+    if verb in ("subscribe", "unsubscribe"):
+        rest = words[1:]
+        mode = rest.pop().lower() if verb == "subscribe" and len(rest) > 1 and rest[-1].lower() in ("failures", "all") \
+            else "failures"
+        if not rest:
+            return Usage(" ".join(words))
+        target = " ".join(rest)
+        return Subscribe(target, mode) if verb == "subscribe" else Unsubscribe(target)  # type: ignore[arg-type]
     if verb in ("watch", "unwatch"):
         if len(words) != 2:
             return Usage(" ".join(words)) if len(words) > 2 else Usage("")

@@ -86,6 +86,8 @@ class TuningSettings(_Group):
     refresh_max_minutes: float  = number("QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, "a number of minutes")
     max_cards: int  = number("QFLOW_MAX_CARDS", 4, 1, 5)
     max_watches: int = number("QFLOW_MAX_WATCHES", 50, 1, 500)
+    subscription_poll_seconds: float = number("QFLOW_SUBSCRIPTION_POLL_SECONDS", 60.0, 1.0, 86400.0,
+                                              "a number of seconds")
     watch_max_hours: float = number("QFLOW_WATCH_MAX_HOURS", 24.0, 0.01, 168.0, "a number of hours")
     web_concurrency: int = number("WEB_CONCURRENCY", 1, 1, 64)
     http_threads: int = number("QFLOW_HTTP_THREADS", 8, 1, 256)

@@ -201,6 +201,15 @@ class ExecutionLookups:
         info, _ = self._workflows.get(execution.workflow, lambda: self._workflow_names(execution.workflow or ""))
         return with_names(execution, info)
 
+    def workflow_name(self, workflow_id: str) -> str | None:
+        """The workflow's name (cached like the steps' names), or None when Qualys will not say."""
+        try:
+            workflow_id = validate_execution_id(workflow_id)
+        except QFlowError:
+            return None
+        info, _ = self._workflows.get(workflow_id, lambda: self._workflow_names(workflow_id))
+        return info.name
+
     def _workflow_names(self, workflow_id: str) -> WorkflowInfo:
         try:
             return self._client.get_workflow(workflow_id)

@@ -41,6 +41,7 @@ from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
 from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
+from .slack.subscriptions import Subscriptions
 from .state import MemoryStore, Store
 from .state.resilient import ResilientStore
 from .work import SHUTDOWN_GRACE_SECONDS, WorkPool
@@ -138,6 +139,12 @@ def build_web_client(settings: Settings, token: str | None = None, metrics: Metr
 MEMORY_STATE = ":memory:"
 
 
+def _require(client: QFlowClient | None) -> QFlowClient:
+    if client is None:
+        raise ValueError("no Qualys gateway configured")
+    return client
+
+
 def build_store(settings: Settings) -> ResilientStore:
     """The state store: Redis when REDIS_URL is set, else the SQLite file; either way, the process's
     memory stands in while it fails. Raises StateError for a file that cannot be used at all."""
@@ -160,6 +167,7 @@ class Wired:
     settings: Settings
     metrics: Metrics
     store: Store
+    subscriptions: Subscriptions
     lookups: ExecutionLookups
     cards: Cards
     web: WebClient
@@ -176,6 +184,7 @@ class Wired:
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop following cards, finish every acknowledged request (within the grace period), then stop."""
         self.follower.stop()
+        self.subscriptions.stop()
         self.pool.drain(SHUTDOWN_GRACE_SECONDS if wait else 0.0)
         self.store.close()
 
@@ -190,7 +199,8 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     budget = RateBudget(store, settings.tuning.rate_reserve)
     web = web or build_web_client(settings, metrics=metrics)
     # With Redis, every replica shares the execution cache and its single flight.
-    lookups = lookups or build_lookups(settings, metrics=metrics, budget=budget,
+    qflow = build_qflow_client(settings, metrics=metrics, budget=budget) if settings.qualys_gateway_url else None
+    lookups = lookups or build_lookups(settings, qflow, metrics=metrics, budget=budget,
                                        shared=store if store.backend == "redis" else None)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     cards = build_cards(settings, lookups, audit)
@@ -202,14 +212,23 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
                             refresh_seconds=settings.tuning.refresh_seconds,
                             refresh_max_minutes=settings.tuning.refresh_max_minutes, clock=clock)
     metrics.follow_count(lambda: len(follower.follows))
+    subscriptions = Subscriptions(
+        store=store, cards=cards, access=access, client=web, budget=budget,
+        list_runs=lambda workflow, since: _require(qflow).list_executions(workflow, since=since),
+        find_workflows=lambda name: _require(qflow).find_workflows(name),
+        workflow_name=lambda workflow: lookups.workflow_name(workflow),
+        poll_seconds=settings.tuning.subscription_poll_seconds, reserve=settings.tuning.rate_reserve,
+        watch_load=lambda: follower.follows.watch_count() / settings.tuning.refresh_seconds)
     answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
+                      subscriptions=subscriptions,
                       matcher=LinkMatcher(settings.qualys_link_domains),
                       response_url=response_url)
     try:
         bolt = build_app(settings, answers, web, store)
     except Exception:
         follower.stop()
+        subscriptions.stop()
         pool.drain(0.0)
         store.close()
         raise
-    return Wired(settings, metrics, store, lookups, cards, web, access, pool, follower, answers, bolt)
+    return Wired(settings, metrics, store, subscriptions, lookups, cards, web, access, pool, follower, answers, bolt)

@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +23,16 @@ from .errors import (
     Unauthorized,
     status_error_for,
 )
-from .models import Execution, Step, WorkflowInfo, parse_execution, parse_steps, parse_workflow
+from .models import (
+    Execution,
+    Step,
+    WorkflowInfo,
+    parse_execution,
+    parse_execution_list,
+    parse_steps,
+    parse_workflow,
+    parse_workflow_list,
+)
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -101,6 +111,32 @@ class QFlowClient:
             return parse_workflow(payload)
         except ValueError as e:
             raise InvalidResponse(f"workflow: {e}") from None
+
+    def list_executions(self, workflow_id: str, *, since: datetime, page_size: int = 50,
+                        max_pages: int = 4) -> list[Execution]:
+        """The workflow's executions started since `since` (the API keeps 30 days), every page up to
+        `max_pages`; each a summary (fetch details for what is shown)."""
+        workflow_id = validate_execution_id(workflow_id)
+        start = max(since, datetime.now(UTC) - timedelta(days=29)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        found: dict[str, Execution] = {}
+        for page in range(1, max_pages + 1):
+            params = {"pageSize": str(page_size), "pageNumber": str(page), "order": "createdAt", "startAt": start}
+            payload, _ = self._request("executions", "GET", f"/workflows/{workflow_id}/executions", params)
+            try:
+                items, total = parse_execution_list(payload)
+            except ValueError as e:
+                raise InvalidResponse(f"executions list: {e}") from None
+            for item in items:
+                found.setdefault(item.execution_id or "", item)
+            if len(items) < page_size or (total is not None and page * page_size >= total):
+                break
+        return list(found.values())
+
+    def find_workflows(self, name: str) -> list[tuple[str, str]]:
+        """(id, name) of the workflows whose name is exactly `name`."""
+        query = 'qflow.name: "' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        payload, _ = self._request("workflows", "GET", "/workflows", {"pageSize": "50", "pageNumber": "1", "query": query})
+        return [(wid, wname) for wid, wname in parse_workflow_list(payload) if wname == name]
 
     def _request(self, endpoint: str, method: str, path: str, params: dict[str, str] | None) -> tuple[Any, int]:
         """The parsed JSON answer and its size in bytes, after retries."""

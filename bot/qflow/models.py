@@ -203,6 +203,38 @@ def parse_execution(payload: Any) -> Execution:
     return Execution.model_validate(payload)
 
 
+def parse_execution_list(payload: Any) -> tuple[list[Execution], int | None]:
+    """Execution summaries from a workflow's executions list (`{"total": N, "items": [...]}`, maybe under
+    `data`); items that are not objects, or have no id, are left out."""
+    if isinstance(payload, Mapping) and "items" not in payload and "data" in payload:
+        payload = payload["data"]
+    if isinstance(payload, list):
+        payload = {"items": payload}
+    if not isinstance(payload, Mapping) or not isinstance(payload.get("items"), list):
+        raise ValueError("not a list of executions")
+    found = []
+    for item in payload["items"]:
+        if isinstance(item, Mapping):
+            execution = Execution.model_validate(item)
+            if execution.execution_id:
+                found.append(execution)
+    return found, to_int(payload.get("total"))
+
+
+def parse_workflow_list(payload: Any) -> list[tuple[str, str]]:
+    """(id, name) of each workflow in a `GET /workflows` answer."""
+    if isinstance(payload, Mapping) and "items" not in payload and "data" in payload:
+        payload = payload["data"]
+    items = payload.get("items") if isinstance(payload, Mapping) else payload
+    found = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping):
+            workflow_id, name = item.get("id"), item.get("name") or item.get("workflow") or item.get("workflowName")
+            if isinstance(workflow_id, str) and isinstance(name, str):
+                found.append((workflow_id, strip_invisible(name).strip()))
+    return found
+
+
 def parse_steps(payload: Any) -> tuple[list[Step], int | None]:
     """Steps from the steps endpoint (`{"total": N, "items": [...]}`, maybe under `data`)."""
     if isinstance(payload, Mapping) and "items" not in payload and "data" in payload:

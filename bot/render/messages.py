@@ -27,6 +27,8 @@ def render_help(command: str = "/qflow") -> SlackMessage:
         f"• `{c} &lt;id&gt;`: the same as `execution &lt;id&gt;`\n"
         f"• `{c} watch &lt;id or link&gt;`: a card in this channel for everyone, kept current while the run goes "
         f"on, and a reply in its thread when it ends; `{c} unwatch &lt;id&gt;` stops it, `{c} watches` lists them\n"
+        f"• `{c} subscribe &lt;workflow id, link or name&gt; [failures|all]`: a card here for each new run of "
+        f"that workflow that fails (or each run); `{c} unsubscribe &lt;workflow&gt;`, `{c} subscriptions`\n"
         "• Paste an execution link from Qualys in a message: it unfurls into a compact card\n"
         f"• Mention me with an id or link, e.g. `@QFlow {EXAMPLE_ID}`: the card in the thread\n"
         "• Send me a direct message with an id or link: the card in our DM\n"

@@ -25,6 +25,7 @@ from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
 from .follow import CardFollower
 from .payload import ID_CHARS, items, slack_id, text
+from .subscriptions import Subscriptions
 from .watching import Watching, ephemeral_reply
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class Answers:
 
     def __init__(self, settings: Settings, *, client: WebClient, cards: Cards, follower: CardFollower,
                  access: Access, pool: WorkPool, matcher: LinkMatcher,
-                 response_url: Callable[..., ResponseUrl] = ResponseUrl, watching: Watching | None = None) -> None:
+                 response_url: Callable[..., ResponseUrl] = ResponseUrl, watching: Watching | None = None,
+                 subscriptions: Subscriptions | None = None) -> None:
         self._settings = settings
         self._client = client
         self._cards = cards
@@ -51,6 +53,7 @@ class Answers:
         self._pool = pool
         self._matcher = matcher
         self._response_url = response_url
+        self._subscriptions = subscriptions
         self._watching = watching or Watching(cards=cards, follower=follower, access=access, client=client,
                                               most=settings.tuning.max_watches,
                                               refresh_seconds=settings.tuning.refresh_seconds)
@@ -84,6 +87,19 @@ class Answers:
             self._submit(self._watching.stop, execution_id, asker, say)
         else:
             self._submit(self._watching.listing, asker.channel, say)
+
+    def answer_subscription(self, verb: str, target: str | None, mode: str, response_url: str, asker: Asker) -> None:
+        """`/qflow subscribe <workflow> [failures|all]`, `unsubscribe <workflow>` or `subscriptions`."""
+        say = ephemeral_reply(self._response_url, response_url)
+        subscriptions = self._subscriptions
+        if subscriptions is None:
+            self._submit(say, SlackMessage(text="Subscriptions are not available in this app."))
+        elif verb == "subscribe" and target:
+            self._submit(subscriptions.subscribe, target, mode, asker, say)
+        elif verb == "unsubscribe" and target:
+            self._submit(subscriptions.unsubscribe, target, asker, say)
+        else:
+            self._submit(subscriptions.listing, asker.channel, say)
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""

@@ -129,6 +129,9 @@ class Follows:
             self._reserved.update(["watch"])
             return True
 
+    def watch_count(self) -> int:
+        return sum(1 for f in self.all() if f.watcher)
+
     def release_watch(self) -> None:
         with self._lock:
             self._reserved.subtract(["watch"])

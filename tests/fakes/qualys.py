@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 USERNAME, PASSWORD = "qflow_svc", "fake-Pa55word!"
 _EXECUTION = re.compile(r"^/qflowapi/v1/executions/([^/]+)(/steps)?$")
 _WORKFLOW = re.compile(r"^/qflowapi/v1/workflows/([^/]+)$")
+_WORKFLOW_RUNS = re.compile(r"^/qflowapi/v1/workflows/([^/]+)/executions$")
 
 
 def make_jwt(exp: float, subject: str = USERNAME, serial: int = 0) -> str:
@@ -167,12 +169,34 @@ class FakeQualys:
                     self.held += 1
                 self.gate.wait(60)
             return self._execution(request, match.group(1), bool(match.group(2)))
+        if match := _WORKFLOW_RUNS.match(request.path):
+            return self._workflow_runs(request, match.group(1))
+        if request.path == "/qflowapi/v1/workflows":
+            query = request.query.get("query", [""])[0]
+            items = [{"id": wid, "name": w.get("name")} for wid, w in self.workflows.items()
+                     if f'"{w.get("name")}"' in query]
+            return Reply(200, json.dumps({"total": len(items), "items": items}))
         if match := _WORKFLOW.match(request.path):
             workflow = self.workflows.get(match.group(1))
             if workflow is None:
                 return Reply(403, error_body(403, "Forbidden", "Access denied"))
             return Reply(200, json.dumps({"data": workflow}))
         return Reply(404, error_body(404, "Not Found", "No such API"))
+
+    def _workflow_runs(self, request: Recorded, workflow_id: str) -> Reply:
+        """The documented list: `pageSize`, `pageNumber` (from 1), `startAt` (ISO 8601); summaries only."""
+        try:
+            size = int(request.query["pageSize"][0])
+            number = int(request.query["pageNumber"][0])
+        except (KeyError, ValueError):
+            return Reply(400, error_body(400, "Bad Request", "pageSize and pageNumber are required"))
+        start_at = request.query.get("startAt", [None])[0]
+        since = datetime.fromisoformat(start_at.replace("Z", "+00:00")).timestamp() * 1000 if start_at else 0
+        runs = sorted((e for e in self.executions.values() if e.get("workflow") == workflow_id
+                       and (e.get("startDate") or 0) >= since), key=lambda e: e.get("startDate") or 0)
+        page = runs[(number - 1) * size: number * size]
+        items = [{k: v for k, v in run.items() if k not in ("steps",)} for run in page]
+        return Reply(200, json.dumps({"total": len(runs), "items": items}))
 
     def _auth(self, request: Recorded) -> Reply:
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}

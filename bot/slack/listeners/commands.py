@@ -6,7 +6,19 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from ...command import BadId, Help, Lookup, Unwatch, Usage, Watch, Watches, parse_command
+from ...command import (
+    BadId,
+    Help,
+    Lookup,
+    Subscribe,
+    Subscriptions,
+    Unsubscribe,
+    Unwatch,
+    Usage,
+    Watch,
+    Watches,
+    parse_command,
+)
 from ...policy import Asker
 from ...render import CardState, render_help, render_invalid_id, render_usage
 from ...render.messages import looking_up, render_no_response_url
@@ -34,11 +46,20 @@ def qflow_command_callback(ack: Ack, command: dict[str, Any], answers: Answers) 
                       user_enterprise=slack_id(command, "enterprise_id"))
         answers.answer_watch(verb, execution_id, response_url, asker)
         return
+    if isinstance(request, Subscribe | Unsubscribe | Subscriptions) and response_url:
+        ack(response_type="ephemeral", text="🔔 One moment…")
+        verb = "subscribe" if isinstance(request, Subscribe) else "unsubscribe" \
+            if isinstance(request, Unsubscribe) else "subscriptions"
+        asker = Asker(user, channel, "command", public=verb == "subscribe", user_team=slack_id(command, "team_id"),
+                      user_enterprise=slack_id(command, "enterprise_id"))
+        answers.answer_subscription(verb, None if isinstance(request, Subscriptions) else request.workflow,
+                                    request.mode if isinstance(request, Subscribe) else "failures", response_url, asker)
+        return
     if isinstance(request, Help):
         message, outcome = render_help(name), "help"
     elif isinstance(request, Usage):
         message, outcome = render_usage(request.given, name), "usage"
-    elif isinstance(request, Lookup | Watch | Unwatch | Watches):  # no response_url: only a forged request lacks one
+    elif not isinstance(request, BadId):  # a request with no response_url: only a forged one lacks it
         message, outcome = render_no_response_url(), "error"
     else:
         assert isinstance(request, BadId)
