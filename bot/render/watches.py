@@ -64,6 +64,13 @@ def render_watch_ended(execution: Execution, watcher: str | None, redactor: Reda
     return SlackMessage.of(text, [SectionBlock(text=md(text))])
 
 
+def render_watch_vanished(execution_id: str, watcher: str | None) -> SlackMessage:
+    """The thread reply when a watched run disappears from Qualys (deleted, or older than its 30 days)."""
+    text = (f"{_mention(watcher)} Qualys no longer knows {code(execution_id, 40)} (deleted, or past the API's "
+            "30 days), so the watch has ended without a final state.")
+    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+
+
 def render_watching(execution_id: str, hours: float) -> SlackMessage:
     text = (f"👀 Watching {code(execution_id, 40)} here: the card above stays current for up to {hours:g} h, "
             "and I'll reply in its thread when the run ends.")

@@ -15,10 +15,10 @@ from slack_sdk import WebClient
 
 from ..cards import Cards
 from ..policy import Asker
-from ..qflow import Execution, QFlowError
+from ..qflow import Execution, ExecutionNotFound, QFlowError
 from ..render import CardState, SlackMessage
 from ..render.messages import following_note, following_stopped
-from ..render.watches import render_watch_ended, with_watch
+from ..render.watches import render_watch_ended, render_watch_vanished, with_watch
 from ..state import Store
 from .destinations import ChannelMessage, Destination, ResponseUrl, send_safely
 from .follows import Follow, Follows, follow_from
@@ -94,6 +94,13 @@ class CardFollower:
             return True  # the rate budget is at its reserve: this refresh is skipped, the card kept
         try:
             lookup = self._cards.lookup(follow.state.execution_id, max_age=self._refresh_seconds * FRESH_SHARE)
+        except ExecutionNotFound:
+            log.info("following %s: the run is gone from Qualys; no longer following it", follow.state.execution_id)
+            if follow.watcher and isinstance(follow.destination, ChannelMessage) and follow.destination.ts and \
+                    self._store.claim(f"watch-ended:{follow.key}", 7 * 86400.0):
+                reply = ChannelMessage(self._client, follow.destination.channel, thread_ts=follow.destination.ts)
+                send_safely(reply, render_watch_vanished(follow.state.execution_id, follow.watcher))
+            return False
         except QFlowError as error:
             log.info("following %s: lookup failed (%s)", follow.state.execution_id, type(error).__name__)
             return not expired
