@@ -29,12 +29,14 @@ class Cards:
     """Execution cards for requests, through the cached lookups; every request is audited."""
 
     def __init__(self, lookups: ExecutionLookups | None, *, redactor: Redactor, audit: AuditLog | None,
-                 open_url: OpenUrl, open_is_run: bool = False) -> None:
+                 open_url: OpenUrl, open_is_run: bool = False,
+                 remember: Callable[[str, str, str], None] | None = None) -> None:
         self._lookups = lookups
         self._redactor = redactor
         self._audit = audit
         self._open_url = open_url
         self._open_is_run = open_is_run
+        self._remember = remember  # (user, execution id, outcome): each person's recent lookups
 
     def card(self, state: CardState, *, fresh: bool = False, note: Note | None = None,
              shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
@@ -54,6 +56,11 @@ class Cards:
                 reference = uuid.uuid4().hex[:12]
                 log.exception("lookup of %s crashed (reference %s)", state.execution_id, reference)
                 failure, message = error, render_lookup_error(RuntimeError(), state, reference=reference)
+        if asker and asker.user and self._remember:
+            try:
+                self._remember(asker.user, state.execution_id, outcome_of(failure))
+            except Exception:
+                log.info("could not remember a recent lookup")
         if asker and self._audit:
             self._audit.record(
                 entry=asker.entry, user=asker.user, channel=asker.channel, execution_id=state.execution_id,

@@ -8,6 +8,7 @@ never text from a request. Each running app has its own registry, so tests and t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
@@ -74,6 +75,7 @@ class Metrics:
                                ["mode"], buckets=ACK_BUCKETS, registry=r)
         for name in ("hit", "miss"):
             self._cache.labels(name)
+        self.last_qualys: tuple[str, float] | None = None  # the last call's outcome and when (App Home)
 
     # --- what the parts of the app report ---------------------------------
 
@@ -84,6 +86,7 @@ class Metrics:
     def qualys_call(self, endpoint: str, outcome: str, seconds: float, headers: Mapping[str, str] | None) -> None:
         """One HTTP call to Qualys, and the rate-limit headers of its answer (when it got one)."""
         self._qualys.labels(label_word(endpoint), label_word(outcome)).inc()
+        self.last_qualys = (outcome, time.time())
         self._qualys_seconds.labels(label_word(endpoint)).observe(max(0.0, seconds))
         if headers is not None:
             remaining, limit = header_count(headers, "x-ratelimit-remaining"), header_count(headers, "x-ratelimit-limit")

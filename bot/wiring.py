@@ -32,13 +32,15 @@ from .qflow import (
     TokenProvider,
     build_http_client,
 )
-from .qflow.auth import CallObserver
+from .qflow.auth import CallObserver, jwt_expiry
+from .recent import RecentLookups
 from .redact import Redactor
 from .slack.access import Access
 from .slack.answers import Answers
 from .slack.app import build_app
 from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
+from .slack.home import HomeTab
 from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
 from .slack.subscriptions import Subscriptions
@@ -119,11 +121,12 @@ def redactor_for(settings: Settings) -> Redactor:
     return Redactor(settings.tuning.redact_patterns, settings.secrets)
 
 
-def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: AuditLog | None) -> Cards:
+def build_cards(settings: Settings, lookups: ExecutionLookups | None, audit: AuditLog | None,
+                remember: Callable[[str, str, str], None] | None = None) -> Cards:
     """The Slack-free card step (`lookups` None: nothing is looked up, as in `preview FILE`; `audit` None:
     nothing is audited, as in `preview`)."""
     return Cards(lookups, redactor=redactor_for(settings), audit=audit, open_url=settings.open_url,
-                 open_is_run=settings.open_url_is_run)
+                 open_is_run=settings.open_url_is_run, remember=remember)
 
 
 def build_web_client(settings: Settings, token: str | None = None, metrics: Metrics | None = None) -> WebClient:
@@ -203,7 +206,8 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     lookups = lookups or build_lookups(settings, qflow, metrics=metrics, budget=budget,
                                        shared=store if store.backend == "redis" else None)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
-    cards = build_cards(settings, lookups, audit)
+    recent = RecentLookups(store)
+    cards = build_cards(settings, lookups, audit, remember=recent.add)
     access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)
     pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     response_url = functools.partial(ResponseUrl, on_error=metrics.slack_error)
@@ -219,8 +223,12 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
         workflow_name=lambda workflow: lookups.workflow_name(workflow),
         poll_seconds=settings.tuning.subscription_poll_seconds, reserve=settings.tuning.rate_reserve,
         watch_load=lambda: follower.follows.watch_count() / settings.tuning.refresh_seconds)
+    static_token = secret(settings.qualys.token)
+    home = HomeTab(client=web, recent=recent, follower=follower, subscriptions=subscriptions, budget=budget,
+                   metrics=metrics, token_until=lambda: jwt_expiry(static_token) if static_token else None,
+                   token_renewed=not static_token)
     answers = Answers(settings, client=web, cards=cards, follower=follower, access=access, pool=pool,
-                      subscriptions=subscriptions,
+                      subscriptions=subscriptions, home=home,
                       matcher=LinkMatcher(settings.qualys_link_domains),
                       response_url=response_url)
     try:

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 from bot.render.message import limit_problems
 
 # The only angle-bracket forms the app writes itself: date tokens and the sharer's mention.
-_ALLOWED = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time(?:_secs)?\}\|[0-9: -]+UTC>|<@[UW][A-Z0-9]+>")
+_ALLOWED = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time(?:_secs)?\}\|[0-9: -]+UTC>|<@[UW][A-Z0-9]+>|<#[CGD][A-Z0-9]+>")
 
 
 def strings(node: Any, *, mrkdwn_only: bool = False) -> list[str]:

@@ -24,6 +24,7 @@ from ..work import WorkPool
 from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
 from .follow import CardFollower
+from .home import HomeTab
 from .payload import ID_CHARS, items, slack_id, text
 from .subscriptions import Subscriptions
 from .watching import Watching, ephemeral_reply
@@ -44,7 +45,8 @@ class Answers:
     def __init__(self, settings: Settings, *, client: WebClient, cards: Cards, follower: CardFollower,
                  access: Access, pool: WorkPool, matcher: LinkMatcher,
                  response_url: Callable[..., ResponseUrl] = ResponseUrl, watching: Watching | None = None,
-                 subscriptions: Subscriptions | None = None) -> None:
+                 subscriptions: Subscriptions | None = None, home: HomeTab | None = None) -> None:
+        self._home = home
         self._settings = settings
         self._client = client
         self._cards = cards
@@ -100,6 +102,11 @@ class Answers:
             self._submit(subscriptions.unsubscribe, target, asker, say)
         else:
             self._submit(subscriptions.listing, asker.channel, say)
+
+    def publish_home(self, user: str) -> None:
+        """The person's App Home tab, published after the ack."""
+        if self._home is not None:
+            self._submit(self._home.publish, user)
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""

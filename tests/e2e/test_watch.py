@@ -120,3 +120,30 @@ def test_a_watch_resumes_after_a_restart_and_replies_once(tmp_path):
             assert third.stop() == 0
         replies = [p for p in posts(slack, "C0WATCHR") if p.get("thread_ts")]
         assert len(replies) == 1 and all_text(replies[0]).startswith("<@U0WATCHER> ✅ Success")
+
+
+def test_the_home_tab_shows_a_person_their_lookups_watches_subscriptions_and_the_app_s_health(world):
+    app, slack, qualys = world
+    slack.memberships["U0WATCHER"] = ["C0HOMECH"]
+    looked_up = new_execution(qualys)
+    url = slack.new_response_url()
+    form = {"command": "/qflow", "text": f"execution {looked_up}", "user_id": "U0WATCHER", "channel_id": "C0HOMECH",
+            "team_id": "T0FAKE", "response_url": url, "trigger_id": "1"}
+    app.post_signed(urlencode(form), "application/x-www-form-urlencoded")
+    slack.wait_for_responses(url)
+    watched = new_execution(qualys, "running.json")
+    slash(app, slack, f"watch {watched}", "C0HOMECH")
+    slash(app, slack, "subscribe f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a", "C0HOMECH")
+    slash(app, slack, "subscribe f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a all", "C0NOTMINE", user="U0SOMEONE")
+    assert app.event({"type": "app_home_opened", "user": "U0WATCHER", "channel": "D0HOME", "tab": "home"},
+                     "EvHOME1").status_code == 200
+    [published] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "views.publish"
+                                               and r.data.get("user_id") == "U0WATCHER"] or None)
+    view = published["view"] if isinstance(published["view"], dict) else json.loads(published["view"])
+    assert_valid_message({"text": "home", "blocks": view["blocks"]})
+    text = all_text({"blocks": view["blocks"]})
+    assert looked_up in text and watched in text and "<#C0HOMECH>" in text
+    assert "C0NOTMINE" not in text  # subscriptions of channels the person is not in stay out
+    assert "Qualys: ✅ answered" in text and "Rate budget:" in text and "Service token: valid until" in text
+    slash(app, slack, f"unwatch {watched}", "C0HOMECH")
+    slash(app, slack, "unsubscribe f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a", "C0HOMECH")

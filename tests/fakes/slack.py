@@ -29,6 +29,7 @@ class FakeSlack:
         self.channels: dict[str, dict[str, Any]] = {}
         self.invisible: set[str] = set()
         self.usergroups: dict[str, list[str]] = {}
+        self.memberships: dict[str, list[str]] = {}  # users.conversations: the channels each user is in
         self.scopes: list[str] | None = None  # sent as auth.test's X-OAuth-Scopes header when set
         # Enterprise Grid: the organisation auth.test names, and whether the app is installed org-wide
         # (then auth.test names the organisation as the team, as org-level tokens do).
@@ -160,6 +161,15 @@ class FakeSlack:
                 ts = f"1700000100.{self._ts:06d}"
             request.meta["ts"] = ts  # what the message is called from now on
             return _ok(True, channel=request.data.get("channel"), ts=ts, message_ts=ts)
+        if method == "users.conversations":
+            user = str(request.data.get("user") or "")
+            return _ok(True, channels=[{"id": c} for c in self.memberships.get(user, [])],
+                       response_metadata={"next_cursor": ""})
+        if method == "views.publish":
+            view = request.data.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            ok = isinstance(view, dict) and view.get("type") == "home" and len(view.get("blocks", [])) <= 100
+            return _ok(True, view={"id": "V0HOME", **view}) if ok else _ok(False, error="invalid_arguments")
         if method in ("chat.update", "chat.unfurl", "chat.delete"):
             return _ok(True, channel=request.data.get("channel"), ts=request.data.get("ts"))
         return _ok(False, error="unknown_method")

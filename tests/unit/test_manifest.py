@@ -23,7 +23,9 @@ def test_command_interactivity_and_events_share_one_url():
 
 
 def test_events_scopes_and_shortcut_match_the_listeners():
-    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {"link_shared", "app_mention", "message.im"}
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {"link_shared", "app_mention", "message.im",
+                                                                            "app_home_opened"}
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert scopes == {"commands", "links:read", "links:write", "app_mentions:read", "chat:write", "im:history",
                       "channels:read", "groups:read", "im:read", "mpim:read", "usergroups:read"}

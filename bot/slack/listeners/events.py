@@ -40,7 +40,14 @@ def direct_message_callback(event: dict[str, Any], answers: Answers) -> None:
     answers.answer_message(text(event, "text", limit=MAX_MESSAGE_CHARS) or "", text(event, "thread_ts"), asker)
 
 
+def app_home_opened_callback(event: dict[str, Any], answers: Answers) -> None:
+    user = slack_id(event, "user")
+    if user and text(event, "tab") == "home":
+        answers.publish_home(user)
+
+
 def register(app: App) -> None:
+    app.event("app_home_opened")(app_home_opened_callback)
     app.event("link_shared")(link_shared_callback)
     app.event("app_mention")(app_mention_callback)
     app.event("message")(direct_message_callback)
