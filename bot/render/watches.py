@@ -29,13 +29,15 @@ def _mention(user: str | None) -> str:
 
 
 def with_watch(message: SlackMessage, state: CardState, watcher: str | None, *, hours: float,
-               stopped_by: str | None = None, ended: bool = False) -> SlackMessage:
+               stopped_by: str | None = None, ended: bool = False, expired: bool = False) -> SlackMessage:
     """The card as the channel sees it while watched: who watches, and a Stop watching button (gone
-    once the watch ends or is stopped)."""
+    once the run ends, the watch is stopped, or its time is up)."""
     blocks = [dict(block) for block in message.blocks]
-    if ended or stopped_by:
+    if ended or stopped_by or expired:
         line = (f"👀 Watch stopped by {_mention(stopped_by)}." if stopped_by
-                else f"👀 Watched by {_mention(watcher)}: the run ended, see the reply in this thread.")
+                else f"👀 Watched by {_mention(watcher)}: the run ended, see the reply in this thread." if ended
+                else f"👀 Watched by {_mention(watcher)} for {hours:g} h, the most a watch lasts (QFLOW_WATCH_MAX_HOURS): "
+                     "the run was still going. Refresh shows the latest, or watch it again.")
     else:
         line = (f"👀 Watched by {_mention(watcher)}: kept current for up to {hours:g} h, with a reply in this "
                 "thread when the run ends.")

@@ -119,7 +119,8 @@ class CardFollower:
             note = self._following_note(follow.deadline - self._clock())
         message = self._cards.render(lookup, follow.state, note)
         if follow.watcher:
-            message = with_watch(message, follow.state, follow.watcher, hours=self.watch_hours, ended=finished or expired)
+            message = with_watch(message, follow.state, follow.watcher, hours=self.watch_hours, ended=finished,
+                                 expired=expired and not finished)
         send_safely(follow.destination, message)
         if finished and follow.watcher:
             self._reply_once(follow, execution)

@@ -102,3 +102,20 @@ def test_an_unknown_workflow_name_is_refused_clearly():
     with fakes() as (slack, qualys), run_app(app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())) as app:
         assert "No workflow is named exactly" in all_text(slash(app, slack, "subscribe No such thing", "C0SUBX"))
         assert app.stop() == 0
+
+
+def test_a_burst_posts_three_cards_then_one_message_listing_the_rest():
+    with fakes() as (slack, qualys):
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_SUBSCRIPTION_POLL_SECONDS="1")
+        with run_app(env) as app:
+            slash(app, slack, f"subscribe {WORKFLOW_ID}", "C0BURST")
+            polled = lists(qualys)
+            runs = [run(qualys, "Failed") for _ in range(6)]
+            wait_until(lambda: lists(qualys) >= polled + 2, "the workflow was not polled")
+            wait_until(lambda: len([r for r in slack.api_calls("chat.postMessage")
+                                    if r.data.get("channel") == "C0BURST"]) >= 4, "the burst was not posted")
+            assert app.stop() == 0
+        posted = [r.data for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0BURST"]
+        assert len(posted) == 4 and [p["blocks"][0]["type"] for p in posted] == ["header"] * 3 + ["section"]
+        summary = all_text(posted[-1])
+        assert "3 more runs" in summary and sum(run_id in summary for run_id in runs) == 3

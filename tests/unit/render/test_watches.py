@@ -45,6 +45,8 @@ def test_the_watched_card_has_its_line_and_button_until_the_watch_ends():
     assert "Stop watching" in buttons(watched) and "Watched by <@U0WATCHER>" in all_text(watched)
     ended = with_watch(card, state, "U0WATCHER", hours=24, ended=True).payload()
     assert "Stop watching" not in buttons(ended) and "the run ended" in all_text(ended)
+    expired = with_watch(card, state, "U0WATCHER", hours=24, expired=True).payload()
+    assert "Stop watching" not in buttons(expired) and "the most a watch lasts" in all_text(expired)
     stopped = with_watch(card, state, "U0WATCHER", hours=24, stopped_by="U0OTHER").payload()
     assert "Watch stopped by <@U0OTHER>" in all_text(stopped)
 
