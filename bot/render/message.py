@@ -30,6 +30,13 @@ class SlackMessage:
         # to_dict() runs slack_sdk's own validation of each block.
         return cls(text=text[:MAX_TEXT_FALLBACK], blocks=[b.to_dict() for b in blocks])
 
+    @classmethod
+    def section(cls, text: str) -> SlackMessage:
+        """A message of one mrkdwn section (`text`, already escaped), its fallback the same text."""
+        from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+
+        return cls.of(text, [SectionBlock(text=MarkdownTextObject(text=text, verbatim=True))])
+
     def payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
 

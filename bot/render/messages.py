@@ -53,7 +53,7 @@ def render_invalid_id(given: str) -> SlackMessage:
         f"⚠️ {code(given, 60)} isn't an execution id. An execution id is a UUID like `{EXAMPLE_ID}` "
         "(8-4-4-4-12 hexadecimal digits); you can also paste the execution's link from Qualys."
     )
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def error_text(error: BaseException, execution_id: str, redactor: Redactor = DEFAULT_REDACTOR) -> str:
@@ -78,7 +78,7 @@ def render_lookup_error(error: BaseException, state: CardState, *, reference: st
 def render_no_response_url() -> SlackMessage:
     """A command Slack sent without the address its answer goes to."""
     text = "⚠️ Slack didn't say where to send the answer to this command, so I can't look it up. Try again."
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_found_nothing(*, shortcut: bool = False) -> SlackMessage:
@@ -89,7 +89,7 @@ def render_found_nothing(*, shortcut: bool = False) -> SlackMessage:
     else:
         text = ("👋 Send me a QFlow execution id or a Qualys execution link and I'll show the run, "
                 f"e.g. `{EXAMPLE_ID}`. `/qflow help` shows everything I can do.")
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_too_many(rest: list[Found], shown: int) -> SlackMessage:
@@ -98,7 +98,7 @@ def render_too_many(rest: list[Found], shown: int) -> SlackMessage:
     more = f" and {len(rest) - 20} more" if len(rest) > 20 else ""
     text = (f"I show at most {shown} executions per message. The other {len(rest)}: {ids}{more}. "
             "Look each up with `/qflow execution &lt;id&gt;`.")
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def looking_up(state: CardState) -> SlackMessage:

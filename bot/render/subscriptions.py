@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import SectionBlock
-
-from .blocks import md
 from .message import SlackMessage
 from .text import code, safe
 
@@ -19,13 +16,9 @@ def _every(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
-def _message(text: str) -> SlackMessage:
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
-
-
 def render_subscribed(workflow_id: str, name: str | None, mode: str, interval: float) -> SlackMessage:
     what = "each new run that ends failed" if mode == "failures" else "each new run when it ends"
-    return _message(f"🔔 This channel now gets a card for {what} of {_workflow(workflow_id, name)}, checked every "
+    return SlackMessage.section(f"🔔 This channel now gets a card for {what} of {_workflow(workflow_id, name)}, checked every "
                     f"{_every(interval)}. Runs from before now are not posted. `/qflow unsubscribe "
                     f"{safe(workflow_id, 40)}` stops it.")
 
@@ -34,7 +27,7 @@ def render_subscriptions(rows: list[tuple[str, str | None, str, str | None]], in
                          stretched: bool) -> SlackMessage:
     """This channel's subscriptions: (workflow id, name, mode, who subscribed)."""
     if not rows:
-        return _message("This channel has no subscriptions. Start one with "
+        return SlackMessage.section("This channel has no subscriptions. Start one with "
                         "`/qflow subscribe &lt;workflow id, link or exact name&gt; [failures|all]`.")
     lines = [f"• {_workflow(wid, name)} · {'failures' if mode == 'failures' else 'every run'}"
              + (f" · by <@{user}>" if user and user[:1] in "UW" and user.isalnum() else "")
@@ -43,14 +36,14 @@ def render_subscriptions(rows: list[tuple[str, str | None, str, str | None]], in
     how = f"Each workflow is checked every {_every(interval)}"
     if stretched:
         how += " (slower than QFLOW_SUBSCRIPTION_POLL_SECONDS: the Qualys rate budget allows no more)"
-    return _message(f"*Subscriptions in this channel* ({len(rows)}):\n" + "\n".join(lines) + more + f"\n{how}.")
+    return SlackMessage.section(f"*Subscriptions in this channel* ({len(rows)}):\n" + "\n".join(lines) + more + f"\n{how}.")
 
 
 def render_burst(workflow: str, rest: list[tuple[str, str | None]]) -> SlackMessage:
     """The runs of one poll past the first few cards, listed in one message."""
     lines = [f"• {code(eid, 40)} · {safe(status or 'unknown', 40)}" for eid, status in rest[:LISTED]]
     more = f"\n…and {len(rest) - LISTED} more" if len(rest) > LISTED else ""
-    return _message(f"…and {len(rest)} more runs of {code(workflow, 60)} ended (`/qflow &lt;id&gt;` shows one):\n"
+    return SlackMessage.section(f"…and {len(rest)} more runs of {code(workflow, 60)} ended (`/qflow &lt;id&gt;` shows one):\n"
                     + "\n".join(lines) + more)
 
 
@@ -64,4 +57,4 @@ def render_subscription_refused(why: str, target: str, **facts: object) -> Slack
         "not_subscribed": f"⚠️ This channel has no subscription to {given} (see `/qflow subscriptions`).",
         "unsubscribed": f"🔕 Unsubscribed this channel from {given}.",
     }
-    return _message(texts[why])
+    return SlackMessage.section(texts[why])

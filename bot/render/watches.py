@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from slack_sdk.models.blocks import SectionBlock
-
 from ..qflow.models import FAILURE_KINDS, Execution
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor, redact_execution
@@ -63,20 +61,20 @@ def render_watch_ended(execution: Execution, watcher: str | None, redactor: Reda
     elif execution.kind in FAILURE_KINDS:
         lines.append("*First error:* Qualys gave no error text for this run: Show errors on the card lists the failed steps.")
     text = "\n".join(lines)
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_watch_vanished(execution_id: str, watcher: str | None) -> SlackMessage:
     """The thread reply when a watched run disappears from Qualys (deleted, or older than its 30 days)."""
     text = (f"{_mention(watcher)} Qualys no longer knows {code(execution_id, 40)} (deleted, or past the API's "
             "30 days), so the watch has ended without a final state.")
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_watching(execution_id: str, hours: float) -> SlackMessage:
     text = (f"👀 Watching {code(execution_id, 40)} here: the card above stays current for up to {hours:g} h, "
             "and I'll reply in its thread when the run ends.")
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_watches(watches: list[tuple[str, str | None, float]], *, poll_seconds: float) -> SlackMessage:
@@ -89,7 +87,7 @@ def render_watches(watches: list[tuple[str, str | None, float]], *, poll_seconds
         more = f"\n…and {len(watches) - LISTED} more" if len(watches) > LISTED else ""
         text = (f"*Watched in this channel* ({len(watches)}), each checked every {poll_seconds:g} s:\n"
                 + "\n".join(rows) + more)
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)
 
 
 def render_watch_refused(why: str, execution_id: str, **facts: object) -> SlackMessage:
@@ -106,4 +104,4 @@ def render_watch_refused(why: str, execution_id: str, **facts: object) -> SlackM
         "stopped": f"Stopped watching {eid}.",
     }
     text = ("👀 " if why == "stopped" else "⚠️ ") + texts[why]
-    return SlackMessage.of(text, [SectionBlock(text=md(text))])
+    return SlackMessage.section(text)

@@ -110,6 +110,23 @@ class RunningApp:
         return self.process.returncode
 
 
+def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
+    """Check `condition` every 50 ms until it holds; fail saying `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        threading.Event().wait(0.05)
+
+
+def slash(app: RunningApp, slack: FakeSlack, text: str, channel: str, user: str = "U0ASKER") -> dict[str, Any]:
+    """`/qflow text` from `user` in `channel`; the last answer its response_url got."""
+    url = slack.new_response_url()
+    form = {"command": "/qflow", "text": text, "user_id": user, "channel_id": channel, "team_id": "T0FAKE",
+            "response_url": url, "trigger_id": "1"}
+    assert app.post_signed(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
+    return slack.wait_for_responses(url)[-1].data
+
+
 def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_VARIABLES)}
     env.update({

@@ -4,10 +4,8 @@ sharing a real Redis, and Redis stopped under a running app."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 
-from tests.e2e.harness import app_env, run_app
+from tests.e2e.harness import app_env, run_app, wait_until
 from tests.fakes.slack import FakeSlack
 from tests.fakes.world import fakes, new_execution
 
@@ -28,11 +26,6 @@ def mention_posts(slack: FakeSlack, channel: str) -> list[dict]:
     return [r.data for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == channel]
 
 
-def wait_until(condition, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        threading.Event().wait(0.05)
 
 
 def test_an_event_redelivered_after_a_restart_is_not_answered_again(tmp_path):

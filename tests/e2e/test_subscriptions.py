@@ -3,23 +3,18 @@ the poll interval stretched to fit the rate budget."""
 
 from __future__ import annotations
 
-import threading
 import time
-from urllib.parse import urlencode
 
-from tests.e2e.harness import RunningApp, app_env, run_app
+from tests.e2e.harness import app_env, run_app, wait_until
+from tests.e2e.harness import slash as _slash
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
 from tests.fakes.world import WORKFLOW_ID, fakes, new_execution
 from tests.slack_checks import all_text
 
 
-def slash(app: RunningApp, slack: FakeSlack, text: str, channel: str) -> dict:
-    url = slack.new_response_url()
-    form = {"command": "/qflow", "text": text, "user_id": "U0SUB", "channel_id": channel, "team_id": "T0FAKE",
-            "response_url": url, "trigger_id": "1"}
-    assert app.post_signed(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
-    return slack.wait_for_responses(url)[-1].data
+def slash(app, slack, text, channel, user="U0SUB"):
+    return _slash(app, slack, text, channel, user)
 
 
 def cards_in(slack: FakeSlack, channel: str) -> list[str]:
@@ -32,11 +27,6 @@ def lists(qualys: FakeQualys) -> int:
     return len(qualys.calls(f"/workflows/{WORKFLOW_ID}/executions"))
 
 
-def wait_until(condition, what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        threading.Event().wait(0.05)
 
 
 def run(qualys: FakeQualys, status: str, *, minutes_ago: float = 0.0) -> str:

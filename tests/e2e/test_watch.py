@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.e2e.harness import RunningApp, app_env, run_app
+from tests.e2e.harness import slash as _slash
 from tests.fakes._server import Reply
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
@@ -30,12 +31,10 @@ def world(tmp_path_factory) -> Iterator[tuple[RunningApp, FakeSlack, FakeQualys]
                 assert_valid_message(request.data)
 
 
-def slash(app: RunningApp, slack: FakeSlack, text: str, channel: str, user: str = "U0WATCHER") -> dict:
-    url = slack.new_response_url()
-    form = {"command": "/qflow", "text": text, "user_id": user, "channel_id": channel, "team_id": "T0FAKE",
-            "response_url": url, "trigger_id": "1"}
-    assert app.post_signed(urlencode(form), "application/x-www-form-urlencoded").status_code == 200
-    return slack.wait_for_responses(url)[-1].data
+
+
+def slash(app, slack, text, channel, user="U0WATCHER"):
+    return _slash(app, slack, text, channel, user)
 
 
 def posts(slack: FakeSlack, channel: str, method: str = "chat.postMessage") -> list[dict]:
