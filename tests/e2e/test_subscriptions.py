@@ -109,3 +109,13 @@ def test_a_burst_posts_three_cards_then_one_message_listing_the_rest():
         assert len(posted) == 4 and [p["blocks"][0]["type"] for p in posted] == ["header"] * 3 + ["section"]
         summary = all_text(posted[-1])
         assert "3 more runs" in summary and sum(run_id in summary for run_id in runs) == 3
+
+
+def test_subscribing_follows_the_access_policy():
+    with fakes() as (slack, qualys), run_app(app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(),
+                                                     QFLOW_DENIED_CHANNELS="C0SUBDENIED")) as app:
+        slack.channels["C0SUBCONNECT"] = {"is_ext_shared": True}
+        assert "QFLOW_ALLOW_SHARED_CHANNELS" in all_text(slash(app, slack, f"subscribe {WORKFLOW_ID}", "C0SUBCONNECT"))
+        assert "QFLOW_DENIED_CHANNELS" in all_text(slash(app, slack, f"subscribe {WORKFLOW_ID}", "C0SUBDENIED"))
+        assert "no subscriptions" in all_text(slash(app, slack, "subscriptions", "C0SUBCONNECT"))
+        assert app.stop() == 0

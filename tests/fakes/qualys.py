@@ -65,6 +65,9 @@ class FakeQualys:
         self.rate_limit = 10_000
         self.rate_window = 3600
         self.rate_used = 0
+        self.rate_window_started = time.monotonic()
+        self.rate_windows: list[int] = []  # calls counted in each window that ended (benchmarks)
+        self.refused = 0  # calls answered 429 because the budget was spent
         self._server = LoopbackServer(self._handle)
 
     def start(self) -> FakeQualys:
@@ -131,15 +134,20 @@ class FakeQualys:
         if request.path == "/auth":
             return self._answer(request)
         with self._lock:
+            if time.monotonic() - self.rate_window_started >= self.rate_window:  # a new window: the budget resets
+                self.rate_windows.append(self.rate_used)
+                self.rate_used, self.rate_window_started = 0, time.monotonic()
             self.rate_used += 1
             remaining = max(0, self.rate_limit - self.rate_used)
             spent = self.rate_used > self.rate_limit
+            self.refused += int(spent)
         if spent:
             reply = Reply(429, error_body(429, "Too Many Requests", "API rate limit exceeded"))
         else:
             reply = self._answer(request)
+        to_wait = max(1, int(self.rate_window - (time.monotonic() - self.rate_window_started))) if spent else 0
         limits = {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Window-Sec": str(self.rate_window),
-                  "X-RateLimit-Remaining": str(remaining), "X-RateLimit-ToWait-Sec": str(self.rate_window if spent else 0),
+                  "X-RateLimit-Remaining": str(remaining), "X-RateLimit-ToWait-Sec": str(to_wait),
                   "X-Concurrency-Limit-Limit": "2"}
         return dataclasses.replace(reply, headers={**limits, **reply.headers})
 
