@@ -1,0 +1,27 @@
+"""The floor: a bare Bolt app whose listeners only acknowledge, served like ours (waitress, 8 threads).
+Started by benchmarks/storm.py: python -m benchmarks.storm_apps.floor PORT"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from waitress import serve
+
+from bot.slack.server import make_wsgi_app
+
+
+def main(port: int) -> None:
+    client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=True)
+    app.command("/qflow")(lambda ack: ack())
+    app.event("link_shared")(lambda ack: ack())
+    app.action({"type": "block_actions"})(lambda ack: ack())
+    print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
+    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, threads=8, _quiet=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
