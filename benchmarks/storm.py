@@ -78,6 +78,14 @@ def storm(app: RunningApp, slack, qualys, requests: int, in_flight: int, distinc
           answers: bool = True) -> dict[str, float]:
     """Send the storm; with `answers`, wait for each final answer (the floor gives none)."""
     ids = [new_execution(qualys, "failed-with-steps.json") for _ in range(distinct)]
+    # One HTTP client per sending thread: hundreds of requests in flight through one pool lose sockets.
+    local = threading.local()
+
+    def sender() -> RunningApp:
+        if not hasattr(local, "app"):
+            local.app = RunningApp(app.process, app.url, app.log, threading.Condition())
+        return local.app
+
     before_q, before_s = len(qualys.requests), len(slack.api_calls())
     stamp = int(time.time() * 1000)
     urls = [slack.new_response_url() for _ in range(requests)]
@@ -85,14 +93,15 @@ def storm(app: RunningApp, slack, qualys, requests: int, in_flight: int, distinc
 
     def one(i: int) -> float:
         execution = ids[i % distinct]
+        sender_app = sender()
         sent[i] = time.perf_counter()
         if i % 2:
-            response = app.command(f"execution {execution}", urls[i])
+            response = sender_app.command(f"execution {execution}", urls[i])
         else:
             event = {"type": "link_shared", "channel": f"C0S{stamp}{i}", "user": "U0ASKER", "message_ts": f"{stamp}.{i}",
                      "source": "conversations_history", "unfurl_id": f"U{i}", "is_bot_user_member": True,
                      "links": [{"domain": "qualysguard.qualys.com", "url": LINK.format(execution)}]}
-            response = app.event(event, f"EvS{stamp}{i}")
+            response = sender_app.event(event, f"EvS{stamp}{i}")
         assert response.status_code == 200, response.text
         return time.perf_counter() - sent[i]
 
