@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.ack_latency import percentile, rss_mib
-from tests.e2e.harness import RunningApp, app_env, run_app
+from tests.e2e.harness import RunningApp, app_env, link_shared, run_app
 from tests.fakes.world import fakes, new_execution
 from tests.redis_server import running_redis
 
@@ -39,10 +39,7 @@ def storm(apps: list[RunningApp], slack, ids: list[str], requests: int) -> tuple
         if i % 2:
             response = app.command(f"execution {execution}", urls[i])
         else:
-            event = {"type": "link_shared", "channel": f"C0B{i}", "user": "U0ASKER", "message_ts": f"{stamp}.{i}",
-                     "source": "conversations_history", "unfurl_id": f"U{i}", "is_bot_user_member": True,
-                     "links": [{"domain": "qualysguard.qualys.com", "url": LINK.format(execution)}]}
-            response = app.event(event, f"EvB{stamp}{i}")
+            response = app.event(link_shared(f"C0B{i}", f"{stamp}.{i}", LINK.format(execution)), f"EvB{stamp}{i}")
         assert response.status_code == 200, response.text
         return time.perf_counter() - started
 

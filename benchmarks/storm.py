@@ -14,18 +14,16 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.ack_latency import percentile
-from tests.e2e.harness import ROOT, RunningApp, app_env, run_app
+from tests.e2e.harness import ROOT, RunningApp, app_env, link_shared, run_app
 from tests.fakes.world import fakes, new_execution
 from tests.redis_server import free_port, running_redis
 
@@ -48,30 +46,9 @@ def family_peak(pid: int) -> float:
     return max(peak_rss_mib(p) for p in pids)
 
 
-@contextmanager
-def module_app(module: str, env: dict[str, str]) -> Iterator[RunningApp]:
-    """One of benchmarks/storm_apps, started as its own process like ours."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", module, str(port)], env=env, cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    log: list[str] = []
-    seen = threading.Condition()
-
-    def pump() -> None:
-        assert process.stdout
-        for line in process.stdout:
-            with seen:
-                log.append(line.rstrip())
-                seen.notify_all()
-
-    threading.Thread(target=pump, daemon=True).start()
-    with seen:
-        seen.wait_for(lambda: any("listening on" in line for line in log), 30)
-    app = RunningApp(process, f"http://127.0.0.1:{port}", log, seen)
-    try:
-        yield app
-    finally:
-        app.stop()
+def module_app(module: str, env: dict[str, str]) -> AbstractContextManager[RunningApp]:
+    """One of benchmarks/storm_apps, started as its own process like ours (its port chosen here)."""
+    return run_app(env, str(free_port()), module=module)
 
 
 def storm(app: RunningApp, slack, qualys, requests: int, in_flight: int, distinct: int,
@@ -98,9 +75,7 @@ def storm(app: RunningApp, slack, qualys, requests: int, in_flight: int, distinc
         if i % 2:
             response = sender_app.command(f"execution {execution}", urls[i])
         else:
-            event = {"type": "link_shared", "channel": f"C0S{stamp}{i}", "user": "U0ASKER", "message_ts": f"{stamp}.{i}",
-                     "source": "conversations_history", "unfurl_id": f"U{i}", "is_bot_user_member": True,
-                     "links": [{"domain": "qualysguard.qualys.com", "url": LINK.format(execution)}]}
+            event = link_shared(f"C0S{stamp}{i}", f"{stamp}.{i}", LINK.format(execution))
             response = sender_app.event(event, f"EvS{stamp}{i}")
         assert response.status_code == 200, response.text
         return time.perf_counter() - sent[i]

@@ -110,6 +110,13 @@ class RunningApp:
         return self.process.returncode
 
 
+def link_shared(channel: str, ts: str, url: str) -> dict[str, Any]:
+    """A `link_shared` event for one link in a posted message."""
+    return {"type": "link_shared", "channel": channel, "user": "U0ASKER", "message_ts": ts,
+            "source": "conversations_history", "unfurl_id": f"U{ts}", "is_bot_user_member": True,
+            "links": [{"domain": url.split("/")[2], "url": url}]}
+
+
 def wait_until(condition: Any, what: str, timeout: float = 20.0) -> None:
     """Check `condition` every 50 ms until it holds; fail saying `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -148,10 +155,11 @@ def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str,
 
 @contextmanager
 def run_app(env: dict[str, str], *args: str, wait_for: str | None = "listening on",
-            cwd: Path | None = None, timeout: float = 30) -> Iterator[RunningApp]:
-    """Start `python -m bot` and wait until it logs `wait_for` (HTTP: its port)."""
+            cwd: Path | None = None, timeout: float = 30, module: str = "bot") -> Iterator[RunningApp]:
+    """Start `python -m bot` (or another `module`, as the benchmarks' rival apps) and wait until it logs
+    `wait_for` (HTTP: its port)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args], env=env, cwd=cwd or ROOT, stdout=subprocess.PIPE,
+        [sys.executable, "-m", module, *args], env=env, cwd=cwd or ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
     log: list[str] = []

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.harness import app_env, run_app, wait_until
+from tests.e2e.harness import app_env, link_shared, run_app, wait_until
 from tests.fakes.slack import FakeSlack
 from tests.fakes.world import fakes, new_execution
 
 QUALYS_LINK = "https://qualysguard.qualys.com/qflow/#/executions/{}"
-
-
-def link_shared(channel: str, ts: str, url: str) -> dict:
-    return {"type": "link_shared", "channel": channel, "user": "U0ASKER", "message_ts": ts,
-            "source": "conversations_history", "unfurl_id": f"U{ts}", "is_bot_user_member": True,
-            "links": [{"domain": url.split("/")[2], "url": url}]}
 
 
 def unfurls(slack: FakeSlack, channel: str) -> list[dict]:
