@@ -2,32 +2,64 @@
 pattern (fetch inside the listener, no cache) and ours (the real app, one process and several workers
 sharing Redis), under the same server settings, against the loopback fakes with Qualys slow.
 
-Signed slash commands and link_shared events over a few executions, at several numbers in flight; one
-table: ack p50/p99, time to the final answer p50/p99, answers per second, lost answers, upstream Qualys
-calls, Slack Web API calls, peak RSS, and ours/floor, ours/naive ratios. Writes it to BENCHMARKS.md.
-Usage: .venv/bin/python -m benchmarks.storm [requests] [qualys_latency_s] [in_flight,...]
+A third each of signed slash commands, link_shared events and button clicks ("Show steps") over a few
+executions, some still running, at several numbers in flight and Qualys latencies; one table: ack
+p50/p99, time to the first answer p50/p99, answers per second, lost answers, upstream Qualys calls (and
+the most any execution took per freshness window), Slack Web API calls, peak RSS; then ours/floor and
+ours/naive ratios against the targets. Writes it all to BENCHMARKS.md.
+
+Usage: .venv/bin/python -m benchmarks.storm [--requests 600] [--latency 0.3,1] [--in-flight 10,50,200]
+       [--apps floor,naive,ours,ours-2] [--out BENCHMARKS.md]
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import contextlib
+import math
+import multiprocessing
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks.ack_latency import percentile
-from tests.e2e.harness import ROOT, RunningApp, app_env, link_shared, run_app
+from benchmarks.storm_send import Prepared, Sent, send_storm
+from bot.render import CardState
+from tests.e2e.harness import (
+    FORM,
+    ROOT,
+    RunningApp,
+    app_env,
+    click_body,
+    command_body,
+    event_body,
+    link_shared,
+    run_app,
+    signed,
+)
+from tests.fakes.qualys import FakeQualys
+from tests.fakes.slack import FakeSlack
 from tests.fakes.world import fakes, new_execution
-from tests.redis_server import free_port, running_redis
+from tests.redis_server import RedisServer, free_port, running_redis
 
 LINK = "https://qualysguard.qualys.com/qflow/#/executions/{}"
+KINDS = ("command", "link", "click")
+CHANNELS = 8  # the incident channels the links are pasted in
+SLACK_ACK_SECONDS = 3.0  # later than this, Slack tells the person the app did not answer
+ANSWER_TIMEOUT = 60.0  # an answer later than this is counted lost
+RUNNING_CACHE_SECONDS = 10.0  # QFLOW_CACHE_RUNNING_SECONDS' default: a running execution's freshness window
+APPS = ("floor", "naive", "ours", "ours-2")
+LABELS = {"floor": "floor (Bolt, ack only)", "naive": "naive (fetch in the listener)", "ours": "ours, 1 process",
+          "ours-2": "ours, 2 workers + Redis"}
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -37,112 +69,251 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def family_peak(pid: int) -> float:
-    """The largest peak RSS of the process and its children (gunicorn workers)."""
-    pids = [pid]
+def family_pids(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    return max(peak_rss_mib(p) for p in pids)
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
 
 
-def module_app(module: str, env: dict[str, str]) -> AbstractContextManager[RunningApp]:
-    """One of benchmarks/storm_apps, started as its own process like ours (its port chosen here)."""
-    return run_app(env, str(free_port()), module=module)
+def family_cpu(pid: int) -> float:
+    """CPU seconds the process and its children (gunicorn's workers) have used so far."""
+    total = 0
+    for p in family_pids(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def storm(app: RunningApp, slack, qualys, requests: int, in_flight: int, distinct: int,
-          answers: bool = True) -> dict[str, float]:
-    """Send the storm; with `answers`, wait for each final answer (the floor gives none)."""
-    ids = [new_execution(qualys, "failed-with-steps.json") for _ in range(distinct)]
-    # One HTTP client per sending thread: hundreds of requests in flight through one pool lose sockets.
-    local = threading.local()
+def family_peak(pid: int) -> float:
+    """The largest peak RSS of the process and its children (gunicorn's workers)."""
+    return max(peak_rss_mib(p) for p in family_pids(pid))
 
-    def sender() -> RunningApp:
-        if not hasattr(local, "app"):
-            local.app = RunningApp(app.process, app.url, app.log, threading.Condition())
-        return local.app
 
-    before_q, before_s = len(qualys.requests), len(slack.api_calls())
+@dataclass
+class Run:
+    app: str
+    latency: float
+    in_flight: int
+    figures: dict[str, float]
+    peak_mib: float
+
+
+def show_steps(execution_id: str) -> dict[str, Any]:
+    """The "Show steps" button of a private card for `execution_id`, as Slack sends it back in a click."""
+    return {"action_id": "qflow_steps", "value": CardState(execution_id).with_view("steps").to_value(),
+            "text": {"type": "plain_text", "text": "Show steps"}}
+
+
+def prepare(ids: list[str], requests: int, urls: list[str], stamp: int) -> tuple[list[Prepared], list[str]]:
+    """The storm's signed requests, and the key each one's answer is known by (its response_url, or for
+    a link, its message's ts)."""
+    prepared, keys = [], []
+    for i in range(requests):
+        execution, kind = ids[i % len(ids)], KINDS[i % len(KINDS)]
+        if kind == "command":
+            prepared.append(signed(command_body(f"execution {execution}", urls[i]), FORM))
+        elif kind == "click":
+            prepared.append(signed(click_body(show_steps(execution), urls[i]), FORM))
+        else:
+            event = link_shared(f"C0STORM{i % CHANNELS}", f"{stamp}.{i}", LINK.format(execution))
+            prepared.append(signed(event_body(event, f"EvS{stamp}{i}"), "application/json"))
+        keys.append(event["message_ts"] if kind == "link" else urls[i])
+    return prepared, keys
+
+
+def storm(app: RunningApp, slack: FakeSlack, qualys: FakeQualys, requests: int, in_flight: int,
+          ids: list[str], answers: bool = True) -> dict[str, float]:
+    """`in_flight` people at once, each sending a request and waiting for its answer (the floor gives
+    none: its people wait for the ack only) before the next; they are in a process of their own
+    (benchmarks/storm_send.py), this one only plays Slack and Qualys."""
     stamp = int(time.time() * 1000)
     urls = [slack.new_response_url() for _ in range(requests)]
-    sent: dict[int, float] = {}
+    prepared, keys = prepare(ids, requests, urls, stamp)
+    index = {key: i for i, key in enumerate(keys)}
+    answered_at: dict[int, float] = {}
+    lock = threading.Lock()
+    context = multiprocessing.get_context("spawn")
+    mine, theirs = context.Pipe()
 
-    def one(i: int) -> float:
-        execution = ids[i % distinct]
-        sender_app = sender()
-        sent[i] = time.perf_counter()
-        if i % 2:
-            response = sender_app.command(f"execution {execution}", urls[i])
-        else:
-            event = link_shared(f"C0S{stamp}{i}", f"{stamp}.{i}", LINK.format(execution))
-            response = sender_app.event(event, f"EvS{stamp}{i}")
-        assert response.status_code == 200, response.text
-        return time.perf_counter() - sent[i]
+    def heard(r: Any) -> None:  # on the fake's threads, as each request is recorded
+        key = r.meta.get("response_url") or (
+            r.data.get("ts") if r.meta.get("api") == "chat.unfurl" and isinstance(r.data, dict) else None)
+        i = index.get(key) if r.meta.get("answered") and isinstance(key, str) else None
+        with lock:
+            if i is None or i in answered_at:
+                return
+            answered_at[i] = r.at
+            with contextlib.suppress(OSError):  # the people have gone home
+                mine.send(i)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=in_flight) as pool:
-        acks = list(pool.map(one, range(requests)))
-    finals: list[float] = []
-    lost = 0
-    for i in range(requests if answers else 0):
-        try:
-            if i % 2:
-                at = slack.wait_for_responses(urls[i], timeout=60)[-1].at
-            else:
-                channel = f"C0S{stamp}{i}"
-                at = slack.wait_for(lambda reqs, c=channel: [r for r in reqs if r.meta.get("api") == "chat.unfurl"
-                                                            and r.data.get("channel") == c] or None, 60)[0].at
-            finals.append(at - sent[i])
-        except AssertionError:
-            lost += 1
-    elapsed = (max(sent[i] + f for i, f in zip(range(requests), finals, strict=False)) - started) if finals else 1.0
+    slack.listen(heard)
+    before_q, before_s = len(qualys.requests), len(slack.requests)
+    people = context.Process(target=send_storm, args=(f"{app.url}/slack/events", prepared, in_flight, answers,
+                                                      ANSWER_TIMEOUT, theirs), daemon=True)
+    cpu = family_cpu(app.process.pid)
+    people.start()
+    results: list[Sent] = mine.recv()
+    people.join()
+    cpu = family_cpu(app.process.pid) - cpu
+    with lock:
+        mine.close()
+        finals = [(sent, answered_at[i] - sent) for i, (sent, _, _) in enumerate(results) if i in answered_at]
+    refused = [status for _, _, status in results if status != 200]
+    assert not refused, f"the app refused {len(refused)} requests: {sorted(set(refused))}"
+    acks = [ack for _, ack, _ in results]
+    took = [final for _, final in finals]
+    started = min(sent for sent, _, _ in results)
+    elapsed = max(sent + final for sent, final in finals) - started if finals else 0.0
     return {"ack_p50": statistics.median(acks) * 1000, "ack_p99": percentile(acks, 99) * 1000,
-            "final_p50": statistics.median(finals) if finals else float("nan"),
-            "final_p99": percentile(finals, 99) if finals else float("nan"),
-            "per_second": len(finals) / elapsed, "lost": lost,
-            "qualys": len(qualys.requests) - before_q, "slack": len(slack.api_calls()) - before_s}
+            "late": sum(1 for a in acks if a > SLACK_ACK_SECONDS), "cpu_ms": cpu * 1000 / requests,
+            "final_p50": statistics.median(took) if took else float("nan"),
+            "final_p99": percentile(took, 99) if took else float("nan"),
+            "per_second": len(took) / elapsed if took else float("nan"),
+            "lost": requests - len(took) if answers else float("nan"),
+            "qualys": len(qualys.requests) - before_q, "per_window": most_per_window(qualys, ids, before_q),
+            "slack": len([r for r in slack.requests[before_s:] if r.meta.get("api")])}
 
 
-def main(requests: int = 200, latency: float = 0.3, levels: tuple[int, ...] = (10, 50, 200), distinct: int = 10) -> None:
-    rows: list[tuple[str, int, dict[str, float], float]] = []
+def most_per_window(qualys: FakeQualys, ids: list[str], since: int) -> float:
+    """The most execution-details calls any one execution took per freshness window: 1 is the target
+    (a finished run: one window for the whole storm; a running one: one per RUNNING_CACHE_SECONDS)."""
+    at: dict[str, list[float]] = defaultdict(list)
+    paths = {f"/qflowapi/v1/executions/{e}": e for e in ids}
+    for r in qualys.requests[since:]:
+        if r.path in paths:
+            at[paths[r.path]].append(r.at)
+    worst = 0.0
+    for execution, times in at.items():
+        running = qualys.executions[execution].get("status", "").upper() == "RUNNING"
+        windows = 1 + math.floor((max(times) - min(times)) / RUNNING_CACHE_SECONDS) if running else 1
+        worst = max(worst, len(times) / windows)
+    return worst
+
+
+def start(name: str, env: dict[str, str], redis: RedisServer) -> AbstractContextManager[RunningApp]:
+    if name in ("floor", "naive"):  # benchmarks/storm_apps, started as their own processes like ours
+        return run_app(env, str(free_port()), module=f"benchmarks.storm_apps.{name}")
+    if name == "ours-2":
+        return run_app({**env, "WEB_CONCURRENCY": "2", "REDIS_URL": redis.url})
+    return run_app(env)
+
+
+@contextmanager
+def world(latency: float, distinct: int, running: int) -> Iterator[tuple[FakeSlack, FakeQualys, list[str]]]:
+    with fakes() as (slack, qualys):
+        qualys.latency = latency
+        ids = [new_execution(qualys, "running.json" if n < running else "failed-with-steps.json")
+               for n in range(distinct)]
+        yield slack, qualys, ids
+
+
+def measure(apps: tuple[str, ...], latencies: tuple[float, ...], levels: tuple[int, ...], requests: int,
+            distinct: int, running: int, progress: Callable[[Run], None]) -> list[Run]:
+    runs: list[Run] = []
     with running_redis() as redis:
-        variants = [("floor", "benchmarks.storm_apps.floor", {}), ("naive", "benchmarks.storm_apps.naive", {}),
-                    ("ours", None, {}), ("ours, 2 workers + Redis", None, {"WEB_CONCURRENCY": "2",
-                                                                           "REDIS_URL": redis.url})]
-        for label, module, extra in variants:
+        for latency in latencies:
             for in_flight in levels:
-                redis.flush()
-                with fakes() as (slack, qualys):
-                    qualys.latency = latency
-                    env = {**app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30"),
-                           **extra}
-                    runner = module_app(module, env) if module else run_app(env)
-                    with runner as app:
-                        figures = storm(app, slack, qualys, requests, in_flight, distinct, answers=label != "floor")
-                        peak = family_peak(app.process.pid)
-                rows.append((label, in_flight, figures, peak))
-    table = ["| app | in flight | ack p50 ms | ack p99 ms | answer p50 s | answer p99 s | answers/s | lost | "
-             "Qualys calls | Slack calls | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for label, in_flight, f, peak in rows:
-        table.append(f"| {label} | {in_flight} | {f['ack_p50']:.0f} | {f['ack_p99']:.0f} | {f['final_p50']:.2f} | "
-                     f"{f['final_p99']:.2f} | {f['per_second']:.1f} | {f['lost']:.0f} | {f['qualys']:.0f} | "
-                     f"{f['slack']:.0f} | {peak:.0f} |")
-    by = {(label, n): f for label, n, f, _ in rows}
-    ratios = [f"- at {n} in flight: ours/floor ack p99 {by[('ours', n)]['ack_p99'] / by[('floor', n)]['ack_p99']:.2f}×, "
-              f"ours/naive answers per second {by[('ours', n)]['per_second'] / max(by[('naive', n)]['per_second'], 1e-9):.1f}×"
-              for n in levels]
-    header = (f"{requests} requests (half /qflow commands, half link_shared events) over {distinct} executions, "
-              f"Qualys at {latency} s; {os.cpu_count()} cores, {platform.platform()}, "
-              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    text = "\n".join([header, "", *table, "", *ratios])
-    print(text)
-    Path(ROOT / "BENCHMARKS.md").write_text("# Benchmarks\n\n## The incident storm (`python -m benchmarks.storm`)\n\n"
-                                           + text + "\n")
-    print(json.dumps({"written": "BENCHMARKS.md"}))
+                for name in apps:
+                    redis.flush()
+                    with world(latency, distinct, running) as (slack, qualys, ids):
+                        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30")
+                        with start(name, env, redis) as app:
+                            figures = storm(app, slack, qualys, requests, in_flight, ids, answers=name != "floor")
+                            peak = family_peak(app.process.pid)
+                    runs.append(Run(name, latency, in_flight, figures, peak))
+                    progress(runs[-1])
+    return runs
+
+
+def row(run: Run) -> str:
+    f = run.figures
+    cells = [LABELS[run.app], f"{run.latency:g}", str(run.in_flight), f"{f['ack_p50']:.0f}", f"{f['ack_p99']:.0f}",
+             f"{f['late']:.0f}",
+             f"{f['final_p50']:.2f}", f"{f['final_p99']:.2f}", f"{f['per_second']:.1f}", f"{f['lost']:.0f}",
+             f"{f['qualys']:.0f}", f"{f['per_window']:.1f}", f"{f['slack']:.0f}", f"{f['cpu_ms']:.1f}", f"{run.peak_mib:.0f}"]
+    return "| " + " | ".join(c.replace("nan", "–") for c in cells) + " |"
+
+
+HEADER = ("| app | Qualys s | in flight | ack p50 ms | ack p99 ms | acks > 3 s | answer p50 s | answer p99 s | "
+          "answers/s | lost | Qualys calls | most per window | Slack calls | app CPU ms/request | peak RSS MiB |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def verdicts(runs: list[Run]) -> list[str]:
+    """The issue's targets, each checked against this run's figures."""
+    by = {(r.app, r.latency, r.in_flight): r for r in runs}
+    lines = []
+    for (name, latency, n), run in sorted(by.items()):
+        if not name.startswith("ours"):
+            continue
+        f, label = run.figures, f"{LABELS[name]}, Qualys {latency:g} s, {n} in flight"
+        floor, naive = by.get(("floor", latency, n)), by.get(("naive", latency, n))
+        checks = []
+        if floor and n == max(r.in_flight for r in runs):
+            ratio = f["ack_p99"] / floor.figures["ack_p99"]
+            checks.append(f"ack p99 {ratio:.2f}× the floor's (target ≤ 1.5×) {'✅' if ratio <= 1.5 else '❌'}")
+        if n == 50:
+            ok = f["final_p99"] <= latency + 0.15
+            checks.append(f"answer p99 {f['final_p99']:.2f} s (target ≤ {latency + 0.15:.2f} s) {'✅' if ok else '❌'}")
+        if naive and n == max(r.in_flight for r in runs):
+            ratio = f["per_second"] / naive.figures["per_second"]
+            checks.append(f"{ratio:.1f}× naive's answers/s (target ≥ 10×) {'✅' if ratio >= 10 else '❌'}")
+        checks.append(f"{f['lost']:.0f} lost {'✅' if f['lost'] == 0 else '❌'}")
+        checks.append(f"{f['per_window']:.1f} calls per execution per window (target 1) "
+                      f"{'✅' if f['per_window'] <= 1 else '❌'}")
+        checks.append(f"peak RSS {run.peak_mib:.0f} MiB (target < 150 MB) {'✅' if run.peak_mib * 1.048576 < 150 else '❌'}")
+        lines.append(f"- {label}: " + "; ".join(checks))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--latency", default="0.3,1", help="Qualys latencies in seconds, comma-separated")
+    parser.add_argument("--in-flight", default="10,50,200")
+    parser.add_argument("--apps", default=",".join(APPS))
+    parser.add_argument("--distinct", type=int, default=10, help="executions the storm is about")
+    parser.add_argument("--running", type=int, default=2, help="how many of them are still running")
+    parser.add_argument("--out", default="BENCHMARKS.md", help="where the table goes ('-': nowhere)")
+    args = parser.parse_args()
+    apps = tuple(a for a in args.apps.split(",") if a)
+    assert set(apps) <= set(APPS), f"--apps takes {', '.join(APPS)}"
+    latencies = tuple(float(x) for x in args.latency.split(","))
+    levels = tuple(int(x) for x in args.in_flight.split(","))
+    print(HEADER, flush=True)
+    cpu = time.process_time()
+    runs = measure(apps, latencies, levels, args.requests, args.distinct, args.running,
+                   lambda run: print(row(run), flush=True))
+    header = (f"{args.requests} requests (a third each /qflow commands, link_shared events and \"Show steps\" "
+              f"clicks) over {args.distinct} executions, {args.running} of them still running; "
+              f"{os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}, "
+              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. The driver and both fakes share the machine "
+              f"(they used {time.process_time() - cpu:.0f} s of CPU).")
+    text = "\n".join([header, "", LEGEND, "", HEADER, *map(row, runs), "", "Targets:", "", *verdicts(runs)])
+    print("\n".join(["", *verdicts(runs)]))
+    if args.out != "-":
+        write_section(ROOT / args.out, text)
+        print(f"written to {args.out}")
+
+
+LEGEND = """"In flight": that many people at once, each sending a request and waiting for its answer (the card,
+through the response_url or chat.unfurl) before sending the next; the floor's people wait for the ack only.
+Ack: from sending the signed request to its HTTP response. Answer: from sending to the answer reaching Slack.
+Acks > 3 s: Slack would have told the person the app did not respond. Lost: no answer within 60 s. Most
+per window: the most execution-details calls any one execution took per freshness window (1 for a finished
+run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests."""
+BEGIN, END = "<!-- storm: written by python -m benchmarks.storm -->", "<!-- /storm -->"
+
+
+def write_section(path: Path, text: str) -> None:
+    """The storm's section of `path`, replaced (what else the file says is kept)."""
+    section = f"{BEGIN}\n## The incident storm (`python -m benchmarks.storm`)\n\n{text}\n{END}"
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + section + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(new)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    levels = tuple(int(x) for x in args[2].split(",")) if len(args) > 2 else (10, 50, 200)
-    main(int(args[0]) if args else 200, float(args[1]) if len(args) > 1 else 0.3, levels)
+    main()

@@ -45,6 +45,9 @@ def current_context() -> Mapping[str, str]:
 MASK = "***"
 LIBRARY_LOGGERS = ("slack_sdk", "slack_bolt", "waitress", "urllib3", "websocket", "websockets", "asyncio")
 QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore")  # a line per request at INFO
+# waitress warns "Task queue depth is N" for every request a burst queues: a line per request exactly
+# when lines cost most (an incident storm); qflow_ack_seconds in /metrics shows the queueing instead.
+BURST_LOGGERS = ("waitress.queue",)
 
 
 def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
@@ -129,7 +132,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, patterns: Sequ
     root.handlers[:] = [handler]
     root.setLevel(level)
     if debug_libraries:
-        for name in (*LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS):
+        for name in (*LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS, *BURST_LOGGERS):
             logging.getLogger(name).setLevel(logging.NOTSET)
         return
     floor = max(logging.getLevelName(level), logging.INFO)
@@ -137,3 +140,5 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, patterns: Sequ
         logging.getLogger(name).setLevel(floor)
     for name in QUIET_LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(max(floor, logging.WARNING))
+    for name in BURST_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)

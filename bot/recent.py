@@ -3,25 +3,39 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+
+from cachetools import LRUCache
 
 from .state import Store
 
 KIND = "recent"
 KEEP = 10
 KEEP_SECONDS = 30 * 86400.0
+# The same person looking the same execution up again within this time (an incident storm: Refresh,
+# Show steps, the link pasted again) is not written again: the list already starts with it.
+SAME_SECONDS = 60.0
 
 
 class RecentLookups:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
+        self._written: LRUCache[str, tuple[str, str, float]] = LRUCache(10_000)  # what this replica last wrote
+        self._lock = threading.Lock()
 
     def add(self, user: str, execution_id: str, outcome: str) -> None:
         """Remember that `user` looked `execution_id` up (the newest first, the same one once)."""
+        now = self._clock()
+        with self._lock:
+            last = self._written.get(user)
+            if last is not None and last[:2] == (execution_id, outcome) and now - last[2] < SAME_SECONDS:
+                return
+            self._written[user] = (execution_id, outcome, now)
         entries = [e for e in self.of(user) if e[0] != execution_id]
-        entries.insert(0, (execution_id, outcome, self._clock()))
+        entries.insert(0, (execution_id, outcome, now))
         self._store.put(KIND, user, json.dumps(entries[:KEEP]), ttl=KEEP_SECONDS)
 
     def of(self, user: str) -> list[tuple[str, str, float]]:

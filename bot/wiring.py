@@ -201,10 +201,11 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     metrics.state(store)
     budget = RateBudget(store, settings.tuning.rate_reserve)
     web = web or build_web_client(settings, metrics=metrics)
-    # With Redis, every replica shares the execution cache and its single flight.
+    # With Redis, every replica shares the execution cache and its single flight; so do the worker processes
+    # of one host (WEB_CONCURRENCY) through the SQLite file. One process keeps it in memory only.
     qflow = build_qflow_client(settings, metrics=metrics, budget=budget) if settings.qualys_gateway_url else None
-    lookups = lookups or build_lookups(settings, qflow, metrics=metrics, budget=budget,
-                                       shared=store if store.backend == "redis" else None)
+    shared = store if store.backend == "redis" or settings.tuning.web_concurrency > 1 else None
+    lookups = lookups or build_lookups(settings, qflow, metrics=metrics, budget=budget, shared=shared)
     audit = AuditLog(settings.tuning.audit_log, counted=metrics.lookup)
     recent = RecentLookups(store)
     cards = build_cards(settings, lookups, audit, remember=recent.add)

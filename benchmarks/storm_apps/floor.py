@@ -1,16 +1,17 @@
-"""The floor: a bare Bolt app whose listeners only acknowledge, served like ours (waitress, 8 threads).
+"""The floor: a bare Bolt app whose listeners only acknowledge, served like ours (waitress, the same settings).
 Started by benchmarks/storm.py: python -m benchmarks.storm_apps.floor PORT"""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from waitress import serve
 
-from bot.slack.server import make_wsgi_app
+from bot.slack.server import make_wsgi_app, server_settings
 
 
 def main(port: int) -> None:
@@ -18,9 +19,10 @@ def main(port: int) -> None:
     app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"], process_before_response=True)
     app.command("/qflow")(lambda ack: ack())
     app.event("link_shared")(lambda ack: ack())
-    app.action({"type": "block_actions"})(lambda ack: ack())
+    app.action(re.compile(".*"))(lambda ack: ack())
     print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
-    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, threads=8, _quiet=True)
+    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, _quiet=True,
+          **server_settings(int(os.environ.get("QFLOW_HTTP_THREADS") or 8)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The naive app: the starter-template pattern. The listener acknowledges, then fetches the execution from
-Qualys itself (no cache, no pool of its own) and answers through the response_url or chat.unfurl.
+Qualys itself (no cache, no pool of its own) and answers through the response_url (commands, clicks) or chat.unfurl.
 Started by benchmarks/storm.py: python -m benchmarks.storm_apps.naive PORT"""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 from waitress import serve
 
-from bot.slack.server import make_wsgi_app
+from bot.slack.server import make_wsgi_app, server_settings
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -40,6 +40,13 @@ def main(port: int) -> None:
         execution = fetch(found.group(0)) if found else {}
         WebhookClient(command["response_url"]).send(text="card", blocks=card(execution), replace_original=True)
 
+    @app.action(re.compile(".*"))
+    def click(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        found = UUID.search(str((body.get("actions") or [{}])[0].get("value") or ""))
+        execution = fetch(found.group(0)) if found else {}
+        WebhookClient(body["response_url"]).send(text="card", blocks=card(execution), replace_original=True)
+
     @app.event("link_shared")
     def unfurl(ack: Any, event: dict[str, Any]) -> None:
         ack()
@@ -50,7 +57,8 @@ def main(port: int) -> None:
                                    unfurls={link["url"]: {"blocks": card(fetch(found.group(0)))}})
 
     print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
-    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, threads=8, _quiet=True)
+    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, _quiet=True,
+          **server_settings(int(os.environ.get("QFLOW_HTTP_THREADS") or 8)))
 
 
 if __name__ == "__main__":

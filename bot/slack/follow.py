@@ -62,12 +62,22 @@ class CardFollower:
         limit and now shows `state` through `destination`. `errors_to`: where an error goes instead of
         `destination` (a card shared with a channel: the error is for the sharer)."""
         user, channel = (asker.user, asker.channel) if asker else (None, None)
-        reserved = (not followed and follow and self._follow_seconds(destination) > 0
-                    and self.follows.reserve(user, channel))
+        may_follow = not followed and follow and self._follow_seconds(destination) > 0
+        reserved, left = False, 0.0
+
+        def note(execution: Execution) -> str | None:
+            # A slot is taken only for a run still going (a finished one never needs one).
+            nonlocal reserved, left
+            if execution.is_finished:
+                return None
+            if followed:
+                left = followed.deadline - self._clock()
+            elif may_follow:
+                reserved = self.follows.reserve(user, channel)
+                left = self._follow_seconds(destination) if reserved else 0.0
+            return self._following_note(left) if left > 0 else None
+
         try:
-            left = (followed.deadline - self._clock()) if followed else \
-                self._follow_seconds(destination) if reserved else 0.0
-            note = (lambda e: None if e.is_finished else self._following_note(left)) if left > 0 else None
             message, lookup = self._cards.card(state, fresh=fresh, note=note, asker=asker, shared_by=shared_by)
             if lookup is None and errors_to is not None:
                 errors_to(message)

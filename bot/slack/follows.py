@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from slack_sdk import WebClient
 
 from ..render import BadButtonValue, CardState, parse_state
@@ -95,6 +96,7 @@ class Follows:
         self._lock = threading.Lock()
         self._running: set[str] = set()  # refreshes this replica has under way
         self._reserved: Counter[str] = Counter()  # slots promised to cards being sent now
+        self._facts: LRUCache[str, tuple[str | None, str | None, bool]] = LRUCache(max(64, 4 * most))
         self._wake = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="qflow-follow", daemon=True)
@@ -108,9 +110,9 @@ class Follows:
         with self._lock:  # the store is read under the lock: a card added meanwhile is counted
             if self._stopped:
                 return False
-            follows = self.all()
-            people = Counter(f.user for f in follows)
-            channels = Counter(f.channel for f in follows)
+            follows = self._whose()
+            people = Counter(user for user, _, _ in follows)
+            channels = Counter(channel for _, channel, _ in follows)
             total = len(follows) + self._reserved["*"]
             if (total >= self._most or (user and people[user] + self._reserved[f"u:{user}"] >= self._per_person)
                     or (channel and channels[channel] + self._reserved[f"c:{channel}"] >= self._per_channel)):
@@ -123,14 +125,33 @@ class Follows:
         with self._lock:
             if self._stopped:
                 return False
-            watching = sum(1 for f in self.all() if f.watcher) + self._reserved["watch"]
+            watching = sum(1 for _, _, watched in self._whose() if watched) + self._reserved["watch"]
             if watching >= most:
                 return False
             self._reserved.update(["watch"])
             return True
 
     def watch_count(self) -> int:
-        return sum(1 for f in self.all() if f.watcher)
+        with self._lock:
+            return sum(1 for _, _, watched in self._whose() if watched)
+
+    def _whose(self) -> list[tuple[str | None, str | None, bool]]:
+        """(Under the lock.) (user, channel, watched) of each followed card, for the slot counts: each record is parsed once
+        (a storm reserves a slot per card; parsing hundreds of records each time would cost milliseconds)."""
+        found = []
+        for raw in self._store.items(KIND).values():
+            facts = self._facts.get(raw)
+            if facts is None:
+                try:
+                    data = json.loads(raw)
+                    user, channel, watcher = data.get("user"), data.get("channel"), data.get("watcher")
+                except (ValueError, AttributeError, RecursionError):
+                    continue  # unreadable: the schedule drops it
+                facts = (user if isinstance(user, str) else None, channel if isinstance(channel, str) else None,
+                         isinstance(watcher, str) and bool(watcher))
+                self._facts[raw] = facts
+            found.append(facts)
+        return found
 
     def release_watch(self) -> None:
         with self._lock:

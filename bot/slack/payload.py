@@ -3,7 +3,7 @@ answer (or a quiet refusal), never an exception, whatever it holds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_bolt import BoltRequest
@@ -64,14 +64,18 @@ _OBJECT_OR_ID = ("user", "team", "channel", "enterprise", "container", "message"
 _CALLBACK_TYPES = ("message_action", "shortcut", "view_submission", "view_closed")
 
 
-def readable_by_bolt(body: bytes, content_type: str) -> bool:
-    """False for a body whose shape Slack never sends and Bolt would fail on (with a 500) while routing
-    it: not UTF-8, unparseable, or fields of the wrong type where Bolt looks before our code can."""
+def parsed_for_bolt(body: bytes, headers: Mapping[str, str | Sequence[str]], query: str = "") -> BoltRequest | None:
+    """The request Bolt is handed (so the body is parsed once), or None for a body whose shape Slack never
+    sends and Bolt would fail on (with a 500) while routing it: not UTF-8, unparseable, or fields of the
+    wrong type where Bolt looks before our code can."""
     try:
-        request = BoltRequest(body=body.decode("utf-8"), headers={"content-type": [content_type]})
+        request = BoltRequest(body=body.decode("utf-8"), query=query, headers=dict(headers))
     except Exception:  # Bolt's own parsing and context extraction
-        return False
-    payload = request.body
+        return None
+    return request if _readable(request.body) else None
+
+
+def _readable(payload: Any) -> bool:
     if not isinstance(payload, Mapping):
         return False
     if any(not (payload.get(k) is None or isinstance(payload.get(k), str | Mapping)) for k in _OBJECT_OR_ID):

@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
 
 from ..metrics import Metrics
-from .payload import readable_by_bolt
+from .payload import parsed_for_bolt
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,15 @@ def verified_body(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple
 
 
 Details = Callable[[], dict[str, object]]
+_PARSED = "qflow.bolt_request"  # the request as checked before Bolt: Bolt is handed it, not a second parse
+
+
+class _ParsedOnce(SlackRequestHandler):
+    """Bolt's WSGI adapter, handing Bolt the request already parsed while it was checked."""
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        parsed = request.environ.get(_PARSED)
+        return self.app.dispatch(parsed) if isinstance(parsed, BoltRequest) else super().dispatch(request)
 
 
 def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: str | None = None,
@@ -66,7 +76,7 @@ def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: st
     """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given; absent when
     `app` is None, as in Socket Mode), `GET /healthz` (200 when ready, 503 otherwise), `GET /metrics` (with
     `metrics`), 404 elsewhere. `details` adds to the health body (the state store and whether it is degraded). A request that is not Slack's never reaches Bolt."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    slack = _ParsedOnce(app, path=EVENTS_PATH) if app is not None else None
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -76,10 +86,12 @@ def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: st
             status, body = verified_body(environ, verifier)
             if status:
                 return _plain(start_response, status, status[4:])
-            if not readable_by_bolt(body, environ.get("CONTENT_TYPE") or ""):
+            request = WsgiHttpRequest({**environ, "CONTENT_LENGTH": str(len(body))})
+            parsed = parsed_for_bolt(body, request.get_headers(), request.query_string)
+            if parsed is None:
                 log.warning("refused a signed request whose payload has a shape Slack never sends")
                 return _plain(start_response, "400 Bad Request", "Bad Request")
-            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), _PARSED: parsed}
         try:
             return slack(environ, start_response) if slack else _plain(start_response, "404 Not Found", "Not Found")
         except Exception as error:  # a signed request Bolt cannot read: Slack's own never are
@@ -124,11 +136,21 @@ def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: st
     return wsgi
 
 
+# An incident storm opens hundreds of connections at once, and each may be kept alive: waitress's default
+# limit (100) leaves the rest waiting in the backlog until a kept-alive one times out (120 s).
+CONNECTION_LIMIT = 1000
+
+
+def server_settings(threads: int) -> dict[str, Any]:
+    """waitress's settings for the app (the benchmarks serve their rival apps with the same)."""
+    return {"threads": threads, "ident": "qflow-bot", "max_request_body_size": MAX_BODY_BYTES,
+            "connection_limit": CONNECTION_LIMIT, "asyncore_use_poll": True}
+
+
 def _waitress(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:
     from waitress.server import create_server
 
-    return create_server(wsgi, host=host, port=port, threads=threads, ident="qflow-bot",
-                         max_request_body_size=MAX_BODY_BYTES)
+    return create_server(wsgi, host=host, port=port, **server_settings(threads))
 
 
 def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,

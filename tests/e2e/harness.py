@@ -48,47 +48,20 @@ class RunningApp:
     # --- Slack requests, signed as Slack signs them --------------------------------
     def post_signed(self, body: str, content_type: str, *, secret: str = SIGNING_SECRET,
                     timestamp: int | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
-        signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-        sent = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+        data, sent = signed(body, content_type, secret=secret, timestamp=timestamp, headers=headers)
         assert self.url
-        return self.http.post(self.url + "/slack/events", content=body.encode(), headers={**sent, **(headers or {})})
+        return self.http.post(self.url + "/slack/events", content=data, headers=sent)
 
     def command(self, text: str, response_url: str, **kwargs: Any) -> httpx.Response:
-        form = {
-            "token": "deprecated", "team_id": "T0FAKE", "team_domain": "fake", "channel_id": "C0CHAN",
-            "channel_name": "incident", "user_id": "U0ASKER", "user_name": "asker", "command": "/qflow",
-            "text": text, "api_app_id": "A0APP", "response_url": response_url, "trigger_id": "1.2.3",
-        }
-        return self.post_signed(urlencode(form), "application/x-www-form-urlencoded", **kwargs)
+        return self.post_signed(command_body(text, response_url), FORM, **kwargs)
 
-    def click(self, button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER", team: str = "T0FAKE",
-              container: dict[str, Any] | None = None, message: dict[str, Any] | None = None) -> httpx.Response:
-        container = container or {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0CHAN",
-                                  "is_ephemeral": True}
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": {"id": user, "username": "clicker", "team_id": team},
-            "api_app_id": "A0APP",
-            "team": {"id": "T0FAKE", "domain": "fake"},
-            "container": container,
-            "channel": {"id": container.get("channel_id", "C0CHAN"), "name": "incident"},
-            "trigger_id": "1.2.3",
-            "response_url": response_url,
-            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "qflow_card_actions",
-                         "value": button.get("value"), "text": button["text"], "action_ts": "1700000001.1"}],
-        }
-        if message is not None:
-            payload["message"] = message
-        return self.post_signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    def click(self, button: dict[str, Any], response_url: str, **kwargs: Any) -> httpx.Response:
+        return self.post_signed(click_body(button, response_url, **kwargs), FORM)
 
     def event(self, event: dict[str, Any], event_id: str, *, retry_num: int | None = None) -> httpx.Response:
         """An Events API delivery, as Slack sends it (retries carry X-Slack-Retry-Num)."""
-        envelope = {"token": "deprecated", "team_id": "T0FAKE", "api_app_id": "A0APP", "type": "event_callback",
-                    "event": event, "event_id": event_id, "event_time": int(time.time()),
-                    "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}]}
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
-        return self.post_signed(json.dumps(envelope), "application/json", headers=headers)
+        return self.post_signed(event_body(event, event_id), "application/json", headers=headers)
 
     def message_shortcut(self, text: str, response_url: str, *, user: str = "U0ASKER", **message: Any) -> httpx.Response:
         payload = {"type": "message_action", "callback_id": "qflow_lookup_message", "trigger_id": "1.2.3",
@@ -108,6 +81,57 @@ class RunningApp:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def signed(body: str, content_type: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,
+           headers: dict[str, str] | None = None) -> tuple[bytes, dict[str, str]]:
+    """A request body and its headers, signed as Slack signs them."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    sent = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    return body.encode(), {**sent, **(headers or {})}
+
+
+def command_body(text: str, response_url: str) -> str:
+    """`/qflow text`, form-encoded as Slack sends a slash command."""
+    form = {
+        "token": "deprecated", "team_id": "T0FAKE", "team_domain": "fake", "channel_id": "C0CHAN",
+        "channel_name": "incident", "user_id": "U0ASKER", "user_name": "asker", "command": "/qflow",
+        "text": text, "api_app_id": "A0APP", "response_url": response_url, "trigger_id": "1.2.3",
+    }
+    return urlencode(form)
+
+
+def click_body(button: dict[str, Any], response_url: str, *, user: str = "U0CLICKER", team: str = "T0FAKE",
+               container: dict[str, Any] | None = None, message: dict[str, Any] | None = None) -> str:
+    """A click on `button` (a block_actions payload, form-encoded)."""
+    container = container or {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0CHAN",
+                              "is_ephemeral": True}
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "clicker", "team_id": team},
+        "api_app_id": "A0APP",
+        "team": {"id": "T0FAKE", "domain": "fake"},
+        "container": container,
+        "channel": {"id": container.get("channel_id", "C0CHAN"), "name": "incident"},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "qflow_card_actions",
+                     "value": button.get("value"), "text": button["text"], "action_ts": "1700000001.1"}],
+    }
+    if message is not None:
+        payload["message"] = message
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def event_body(event: dict[str, Any], event_id: str) -> str:
+    """An Events API envelope around `event`."""
+    return json.dumps({"token": "deprecated", "team_id": "T0FAKE", "api_app_id": "A0APP", "type": "event_callback",
+                       "event": event, "event_id": event_id, "event_time": int(time.time()),
+                       "authorizations": [{"team_id": "T0FAKE", "user_id": "U0BOT", "is_bot": True}]})
 
 
 def link_shared(channel: str, ts: str, url: str) -> dict[str, Any]:

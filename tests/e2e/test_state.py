@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.harness import app_env, link_shared, run_app, wait_until
 from tests.fakes.slack import FakeSlack
 from tests.fakes.world import fakes, new_execution
@@ -234,11 +236,13 @@ def test_two_replicas_sharing_redis_make_one_qualys_call_per_execution(redis_ser
         assert [len(qualys.execution_calls(e)) for e in executions] == [1] * 5
 
 
-def test_several_worker_processes_share_the_state(redis_server):
+@pytest.mark.parametrize("shared", ["redis", "sqlite"])
+def test_several_worker_processes_share_the_state(redis_server, shared):
+    """Redis, or on one host the SQLite file: one Qualys call and one unfurl whichever worker answers."""
     redis_server.flush()
     with fakes() as (slack, qualys):
-        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), REDIS_URL=redis_server.url,
-                      WEB_CONCURRENCY="3")
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), WEB_CONCURRENCY="3",
+                      **({"REDIS_URL": redis_server.url} if shared == "redis" else {}))
         execution = new_execution(qualys)
         with run_app(env) as app:
             assert "(3 worker processes)" in app.log_text

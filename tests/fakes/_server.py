@@ -43,6 +43,7 @@ class LoopbackServer:
     def __init__(self, handle: Callable[[Recorded], Reply]) -> None:
         self._handle = handle
         self.requests: list[Recorded] = []
+        self.listeners: list[Callable[[Recorded], None]] = []  # told of each request once it is recorded
         self._changed = threading.Condition()
         outer = self
 
@@ -61,6 +62,8 @@ class LoopbackServer:
                 with outer._changed:
                     outer.requests.append(request)
                     outer._changed.notify_all()
+                for listener in outer.listeners:
+                    listener(request)
                 if reply.fault == "reset":
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -96,6 +99,7 @@ class LoopbackServer:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 1024  # socketserver's 5 drops a burst's connections (a 1 s SYN retry)
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that gave up on a slow answer is part of the tests, not a failure

@@ -91,6 +91,10 @@ class FakeSlack:
     def wait_for(self, predicate: Any, timeout: float = 15.0) -> Any:
         return self._server.wait_for(predicate, timeout)
 
+    def listen(self, listener: Any) -> None:
+        """Tell `listener` of each request once it is recorded and answered (the benchmarks' clocks)."""
+        self._server.listeners.append(listener)
+
     # --- serving ----------------------------------------------------------------
     def _handle(self, request: Recorded) -> Reply:
         if request.path.startswith("/response/"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,3 +93,23 @@ def test_configure_logging_routes_uncaught_thread_errors_through_the_formatter(c
         sys.excepthook, threading.excepthook = old_hooks
         logging.getLogger().handlers.clear()
         logging.captureWarnings(False)
+
+
+def test_a_burst_queued_by_the_server_is_not_a_line_per_request(monkeypatch):
+    """waitress warns "Task queue depth is N" for each request a burst queues; the app's own lines stay."""
+    from bot.logs import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    for name in ("waitress.queue", "waitress", "slack_bolt", "slack_sdk", "urllib3", "websocket", "websockets",
+                 "asyncio", "httpx", "httpcore"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    configure_logging("INFO")
+    assert not logging.getLogger("waitress.queue").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("waitress").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("waitress.queue").isEnabledFor(logging.ERROR)
+    configure_logging("DEBUG", debug_libraries=True)
+    assert logging.getLogger("waitress.queue").isEnabledFor(logging.WARNING)

@@ -185,3 +185,22 @@ def test_ten_cards_of_one_running_execution_cost_one_qualys_call_per_refresh():
     follower.follows.start_due()
     assert len(details) == 1  # ten refreshes, one Qualys call: the card's own lookup is recent enough
     follower.stop()
+
+
+def test_slot_counts_read_each_record_and_skip_unreadable_ones():
+    store = MemoryStore()
+    scheduled = follows(store, most=3, per_person=1, per_channel=5, run=False)
+    store.put("follow", "bad", "{not json")
+    store.put("follow", "odd", '["a list"]')
+    scheduled.add(card("7.1", "U0A", "C1"))
+    assert not scheduled.reserve("U0A", "C2")  # U0A has one
+    assert scheduled.reserve("U0B", "C1")  # the damaged records take no slot
+    scheduled.release("U0B", "C1")
+    scheduled.remove("msg:C0CHAN:7.1")
+    assert scheduled.reserve("U0A", "C2")  # gone: counted again from the store, not from memory
+    scheduled.release("U0A", "C2")
+    watched = card("7.2", "U0C", "C1")
+    watched.watcher = "U0C"
+    scheduled.add(watched)
+    assert scheduled.watch_count() == 1 and not scheduled.reserve_watch(1)
+    scheduled.stop()

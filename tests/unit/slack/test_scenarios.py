@@ -88,3 +88,23 @@ def test_help_is_answered_in_the_ack_itself(world):
                "x-slack-signature": [SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)]}
     response = wired.bolt.dispatch(BoltRequest(body=body, headers=headers))
     assert response.status == 200 and "execution &lt;id&gt;" in json.loads(response.body)["text"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_worker_processes_on_one_host_share_a_lookup_through_the_state_file(tmp_path, workers):
+    """WEB_CONCURRENCY workers (each the whole app) share the SQLite file's execution cache; one process
+    alone keeps it in memory (a second app on the same file then asks Qualys itself)."""
+    with fakes() as (slack, qualys):
+        settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                  "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
+                                  "QUALYS_TOKEN": qualys.issue_token(), "WEB_CONCURRENCY": workers,
+                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-"})
+        apps = [build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url)) for _ in range(2)]
+        execution = new_execution(qualys, "failed-with-steps.json")
+        try:
+            for wired in apps:
+                assert wired.lookups.get(execution).execution.id == execution
+        finally:
+            for wired in apps:
+                wired.shutdown()
+        assert len(qualys.execution_calls(execution)) == (1 if workers == "2" else 2)

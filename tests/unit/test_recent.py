@@ -1,0 +1,40 @@
+"""Each person's recent lookups: newest first, each execution once, at most KEEP; the same lookup again
+within a minute (a storm's Refresh, Show steps, the link pasted again) is not written again."""
+
+from __future__ import annotations
+
+from bot.recent import KEEP, SAME_SECONDS, RecentLookups
+from bot.state import MemoryStore
+
+
+class CountingStore(MemoryStore):
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.puts = 0
+
+    def put(self, kind, key, value, ttl=None):
+        self.puts += 1
+        super().put(kind, key, value, ttl)
+
+
+def test_newest_first_each_once_at_most_keep_and_repeats_within_a_minute_not_written():
+    now = [1000.0]
+    store = CountingStore(lambda: now[0])
+    recent = RecentLookups(store, clock=lambda: now[0])
+    for n in range(KEEP + 2):
+        recent.add("U0A", f"e{n}", "card")
+        now[0] += 1
+    assert [e for e, _, _ in recent.of("U0A")] == [f"e{n}" for n in range(KEEP + 1, 1, -1)]
+    puts = store.puts
+    for _ in range(20):
+        recent.add("U0A", f"e{KEEP + 1}", "card")
+    assert store.puts == puts  # the newest already: nothing written
+    recent.add("U0A", f"e{KEEP + 1}", "not_found")  # another outcome is news
+    recent.add("U0A", "e3", "card")  # so is another execution
+    assert store.puts == puts + 2
+    assert [(e, o) for e, o, _ in recent.of("U0A")][:2] == [("e3", "card"), (f"e{KEEP + 1}", "not_found")]
+    now[0] += SAME_SECONDS
+    recent.add("U0A", "e3", "card")  # a minute on: written again, with its new time
+    assert store.puts == puts + 3 and recent.of("U0A")[0][2] == now[0]
+    recent.add("U0B", "e3", "card")  # another person: their own list
+    assert [e for e, _, _ in recent.of("U0B")] == ["e3"]
