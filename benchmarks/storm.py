@@ -157,14 +157,13 @@ def storm(app: RunningApp, slack: FakeSlack, qualys: FakeQualys, requests: int, 
     with lock:
         mine.close()
         finals = [(sent, answered_at[i] - sent) for i, (sent, _, _) in enumerate(results) if i in answered_at]
-    refused = [status for _, _, status in results if status != 200]
-    assert not refused, f"the app refused {len(refused)} requests: {sorted(set(refused))}"
     acks = [ack for _, ack, _ in results]
     took = [final for _, final in finals]
     started = min(sent for sent, _, _ in results)
     elapsed = max(sent + final for sent, final in finals) - started if finals else 0.0
     return {"ack_p50": statistics.median(acks) * 1000, "ack_p99": percentile(acks, 99) * 1000,
-            "late": sum(1 for a in acks if a > SLACK_ACK_SECONDS), "cpu_ms": cpu * 1000 / requests,
+            "late": sum(1 for _, ack, status in results if ack > SLACK_ACK_SECONDS or status != 200),
+            "cpu_ms": cpu * 1000 / requests,
             "final_p50": statistics.median(took) if took else float("nan"),
             "final_p99": percentile(took, 99) if took else float("nan"),
             "per_second": len(took) / elapsed if took else float("nan"),
@@ -233,7 +232,7 @@ def row(run: Run) -> str:
     return "| " + " | ".join(c.replace("nan", "–") for c in cells) + " |"
 
 
-HEADER = ("| app | Qualys s | in flight | ack p50 ms | ack p99 ms | acks > 3 s | answer p50 s | answer p99 s | "
+HEADER = ("| app | Qualys s | in flight | ack p50 ms | ack p99 ms | acks late or refused | answer p50 s | answer p99 s | "
           "answers/s | lost | Qualys calls | most per window | Slack calls | app CPU ms/request | peak RSS MiB |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -257,7 +256,8 @@ def verdicts(runs: list[Run]) -> list[str]:
         if naive and n == max(r.in_flight for r in runs):
             ratio = f["per_second"] / naive.figures["per_second"]
             checks.append(f"{ratio:.1f}× naive's answers/s (target ≥ 10×) {'✅' if ratio >= 10 else '❌'}")
-        checks.append(f"{f['lost']:.0f} lost {'✅' if f['lost'] == 0 else '❌'}")
+        checks.append(f"{f['lost']:.0f} lost, {f['late']:.0f} acks late or refused "
+                      f"{'✅' if f['lost'] == 0 and f['late'] == 0 else '❌'}")
         checks.append(f"{f['per_window']:.1f} calls per execution per window (target 1) "
                       f"{'✅' if f['per_window'] <= 1 else '❌'}")
         checks.append(f"peak RSS {run.peak_mib:.0f} MiB (target < 150 MB) {'✅' if run.peak_mib * 1.048576 < 150 else '❌'}")
@@ -298,7 +298,8 @@ def main() -> None:
 LEGEND = """"In flight": that many people at once, each sending a request and waiting for its answer (the card,
 through the response_url or chat.unfurl) before sending the next; the floor's people wait for the ack only.
 Ack: from sending the signed request to its HTTP response. Answer: from sending to the answer reaching Slack.
-Acks > 3 s: Slack would have told the person the app did not respond. Lost: no answer within 60 s. Most
+Acks late or refused: later than 3 s (Slack would have told the person the app did not respond) or
+not a 200 (Bolt answers 404 when a listener has not acknowledged within 3 s). Lost: no answer within 60 s. Most
 per window: the most execution-details calls any one execution took per freshness window (1 for a finished
 run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests."""
 BEGIN, END = "<!-- storm: written by python -m benchmarks.storm -->", "<!-- /storm -->"
