@@ -15,7 +15,8 @@ KIND = "recent"
 KEEP = 10
 KEEP_SECONDS = 30 * 86400.0
 # The same person looking the same execution up again within this time (an incident storm: Refresh,
-# Show steps, the link pasted again) is not written again: the list already starts with it.
+# Show steps, the link pasted again, back and forth between a few runs) is not written again: the list
+# already has it, at most a minute out of order.
 SAME_SECONDS = 60.0
 
 
@@ -23,17 +24,22 @@ class RecentLookups:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._clock = clock
-        self._written: LRUCache[str, tuple[str, str, float]] = LRUCache(10_000)  # what this replica last wrote
+        # Per person, what this replica wrote last (at most KEEP: what is surely still in their list) and when.
+        self._written: LRUCache[str, dict[tuple[str, str], float]] = LRUCache(10_000)
         self._lock = threading.Lock()
 
     def add(self, user: str, execution_id: str, outcome: str) -> None:
         """Remember that `user` looked `execution_id` up (the newest first, the same one once)."""
         now = self._clock()
         with self._lock:
-            last = self._written.get(user)
-            if last is not None and last[:2] == (execution_id, outcome) and now - last[2] < SAME_SECONDS:
+            written = self._written.setdefault(user, {})
+            last = written.get((execution_id, outcome))
+            if last is not None and now - last < SAME_SECONDS:
                 return
-            self._written[user] = (execution_id, outcome, now)
+            written.pop((execution_id, outcome), None)
+            written[(execution_id, outcome)] = now  # the newest last
+            while len(written) > KEEP:
+                del written[next(iter(written))]
         entries = [e for e in self.of(user) if e[0] != execution_id]
         entries.insert(0, (execution_id, outcome, now))
         self._store.put(KIND, user, json.dumps(entries[:KEEP]), ttl=KEEP_SECONDS)

@@ -30,11 +30,13 @@ def test_newest_first_each_once_at_most_keep_and_repeats_within_a_minute_not_wri
         recent.add("U0A", f"e{KEEP + 1}", "card")
     assert store.puts == puts  # the newest already: nothing written
     recent.add("U0A", f"e{KEEP + 1}", "not_found")  # another outcome is news
-    recent.add("U0A", "e3", "card")  # so is another execution
+    recent.add("U0A", "e0", "card")  # so is one that has left the list (written 12 s ago, 12 lookups back)
     assert store.puts == puts + 2
-    assert [(e, o) for e, o, _ in recent.of("U0A")][:2] == [("e3", "card"), (f"e{KEEP + 1}", "not_found")]
+    assert [(e, o) for e, o, _ in recent.of("U0A")][:2] == [("e0", "card"), (f"e{KEEP + 1}", "not_found")]
+    recent.add("U0A", f"e{KEEP}", "card")  # back and forth between runs written within the minute: kept as is
+    assert store.puts == puts + 2
     now[0] += SAME_SECONDS
-    recent.add("U0A", "e3", "card")  # a minute on: written again, with its new time
-    assert store.puts == puts + 3 and recent.of("U0A")[0][2] == now[0]
+    recent.add("U0A", f"e{KEEP}", "card")  # a minute on: written again, first, with its new time
+    assert store.puts == puts + 3 and recent.of("U0A")[0][:1] == (f"e{KEEP}",) and recent.of("U0A")[0][2] == now[0]
     recent.add("U0B", "e3", "card")  # another person: their own list
     assert [e for e, _, _ in recent.of("U0B")] == ["e3"]
