@@ -15,6 +15,7 @@ from .config import secret
 
 log = logging.getLogger(__name__)
 _wired: Any = None
+WORKER_BOOT_ERROR = 3  # gunicorn's Arbiter.WORKER_BOOT_ERROR
 
 
 def create_app() -> Callable[..., Iterable[bytes]]:
@@ -26,7 +27,9 @@ def create_app() -> Callable[..., Iterable[bytes]]:
     settings = load_for_serving("http")
     wired = settings if isinstance(settings, int) else build_for_serving(settings)
     if isinstance(wired, int) or isinstance(settings, int):
-        sys.exit(wired if isinstance(wired, int) else 2)
+        # What stops one worker (a corrupt state file, a refused token) stops the others: this exit code
+        # makes gunicorn halt, where any other would have it start the worker again, and again.
+        sys.exit(WORKER_BOOT_ERROR)
     _wired = wired
     return make_wsgi_app(wired.bolt, lambda: True, secret(settings.slack.signing_secret), wired.metrics, wired.health)
 

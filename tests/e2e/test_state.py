@@ -53,6 +53,20 @@ def test_a_corrupt_state_file_stops_the_app_at_start_naming_it(tmp_path):
         assert path.read_bytes() == b"not a database at all\n" * 100
 
 
+def test_a_corrupt_state_file_stops_several_workers_too_not_a_restart_loop(tmp_path):
+    """With WEB_CONCURRENCY, a worker that cannot start stops the app (gunicorn's boot-error exit), where
+    any other exit code had gunicorn start it again and again, for ever."""
+    with fakes() as (slack, qualys):
+        path = tmp_path / "state.sqlite3"
+        path.write_bytes(b"not a database at all\n" * 100)
+        env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(path),
+                      WEB_CONCURRENCY="2")
+        with run_app(env, wait_for=None) as app:
+            assert app.process.wait(timeout=30) == 3
+        assert str(path) in app.log_text and "Worker failed to boot" in app.log_text
+        assert app.log_text.count("Booting worker") <= 2 and "Traceback" not in app.log_text
+
+
 def test_two_replicas_sharing_redis_answer_a_retried_event_once(redis_server):
     redis_server.flush()
     with fakes() as (slack, qualys):
