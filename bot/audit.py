@@ -7,6 +7,7 @@ cache hit. Nothing secret is ever written: no tokens, no API text, no message te
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -24,12 +25,27 @@ def outcome_of(error: BaseException | None) -> str:
 
 
 class AuditLog:
-    """Writes audit lines to a file (appending) or to standard output (`-`)."""
+    """Writes audit lines to a file (appending) or to standard output (`-`).
+
+    Each line is one `write` to the file descriptor, with no lock of ours: an append of a short line is
+    never split or interleaved by the system. A lock held across the write made a storm's answers queue
+    behind a thread that held it while it waited for the interpreter (tens of ms each)."""
 
     def __init__(self, target: str = "-", *, counted: Callable[[str, str], None] | None = None) -> None:
         self._counted = counted  # told each line's entry point and outcome (the metrics)
-        self._lock = threading.Lock()
-        self._stream: IO[str] = sys.stdout if target == "-" else open(target, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._lock = threading.Lock()  # only for a standard output that has no descriptor (captured)
+        self._stream: IO[str] | None = None
+        self._fd: int | None = None
+        if target == "-":
+            self._stream = sys.stdout
+            try:
+                sys.stdout.flush()
+                self._fd = sys.stdout.fileno()
+            except (AttributeError, OSError, ValueError):
+                self._fd = None
+        else:
+            self._fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self._owned = target != "-"
         self.target = target
 
     def record(self, *, entry: str, user: str | None, channel: str | None, outcome: str,
@@ -42,11 +58,19 @@ class AuditLog:
         }
         if self._counted:
             self._counted(entry, outcome)
-        text = json.dumps(line, separators=(",", ":"))
-        with self._lock:
-            self._stream.write(text + "\n")
-            self._stream.flush()
+        text = json.dumps(line, separators=(",", ":")) + "\n"
+        if self._fd is None:
+            if self._stream is None:  # closed: the app has stopped
+                return
+            with self._lock:
+                self._stream.write(text)
+                self._stream.flush()
+            return
+        data = text.encode()
+        while data:  # a short line goes in one write; a partial one (a signal) is finished
+            data = data[os.write(self._fd, data):]
 
     def close(self) -> None:
-        if self._stream is not sys.stdout:
-            self._stream.close()
+        if self._owned and self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -24,11 +24,22 @@ SHUTDOWN_GRACE_SECONDS = 25.0
 class WorkPool:
     """A bounded pool of worker threads that knows how much work is pending."""
 
-    def __init__(self, workers: int, name: str = "qflow-work") -> None:
+    def __init__(self, workers: int, name: str = "qflow-work", *, prestart: bool = False) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._idle = threading.Condition()
         self._pending = 0
         self._closed = False
+        if prestart:
+            self._prestart(workers)
+
+    def _prestart(self, workers: int) -> None:
+        """Start every worker thread now. Left to the executor, the first requests of a storm each start
+        one, and a request thread starting a thread waits until the new one has run: an ack kept
+        waiting for the interpreter behind every busy thread."""
+        everyone = threading.Barrier(workers + 1)
+        for _ in range(workers):  # each busy until all are started, so none is reused for the next
+            self._executor.submit(everyone.wait, 10)
+        everyone.wait(10)
 
     def submit(self, job: Callable[..., Any], *args: Any) -> bool:
         """Run `job(*args)` on a worker; False once the pool is closed (after a drain)."""

@@ -22,7 +22,8 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def main(port: int) -> None:
     client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
-    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"])
+    app = App(client=client, signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+              request_verification_enabled=False)
     qualys = httpx.Client(base_url=os.environ["QUALYS_BASE_URL"], timeout=30,
                           headers={"Authorization": f"Bearer {os.environ['QUALYS_TOKEN']}"})
 
@@ -57,7 +58,7 @@ def main(port: int) -> None:
                                    unfurls={link["url"]: {"blocks": card(fetch(found.group(0)))}})
 
     print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
-    serve(make_wsgi_app(app, lambda: True), host="127.0.0.1", port=port, _quiet=True,
+    serve(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), host="127.0.0.1", port=port, _quiet=True,
           **server_settings(int(os.environ.get("QFLOW_HTTP_THREADS") or 8)))
 
 

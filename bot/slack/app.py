@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
-from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from ..config import Settings, secret
@@ -30,50 +31,58 @@ class QFlowApp(App):
             return super().dispatch(req)
 
 
+class _Gatekeeper(Middleware):
+    """Replays and redelivered events stopped, and the `answers` service handed to the listeners. A
+    class, so Bolt calls it directly: a function middleware costs a build of every listener argument
+    (each payload shape parsed) per request, on the ack path."""
+
+    def __init__(self, store: Store, answers: Answers) -> None:
+        self._store = store
+        self._answers = answers
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse | None]) -> BoltResponse | None:
+        body = req.body
+        if body.get("type") == "event_callback":
+            # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
+            # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
+            # (Events are left out of the replay check: Slack's own retry may repeat a signature.)
+            event_id = text(body, "event_id", limit=ID_CHARS)
+            if event_id and not self._store.claim(f"event:{event_id}", EVENT_SECONDS):
+                log.info("dropping a redelivered event %s", event_id)
+                return BoltResponse(status=200, body="")
+        else:
+            # A signed request captured and sent again verifies fine; the same signature twice is a replay.
+            signature = _header(req, "x-slack-signature")
+            timestamp = _header(req, "x-slack-request-timestamp")
+            # The signature check refuses timestamps older than 5 minutes: 10 minutes of signatures are enough.
+            if signature and not self._store.claim(f"signature:{timestamp}:{signature}", SIGNATURE_SECONDS):
+                log.warning("refused a replayed request")
+                return BoltResponse(status=401, body="replayed request")
+        req.context["answers"] = self._answers
+        return next()
+
+
+def _header(req: BoltRequest, name: str) -> str | None:
+    return next(iter(req.headers.get(name) or []), None)
+
+
 def build_app(settings: Settings, answers: Answers, client: WebClient, store: Store) -> App:
     """The Bolt app with every listener registered. Checks the bot token with auth.test. Handled event ids
     and request signatures are claimed in `store`: shared by replicas, kept across restarts."""
     app = QFlowApp(
         client=client,
         signing_secret=secret(settings.slack.signing_secret) or "",
-        request_verification_enabled=settings.mode == "http",
+        # Over HTTP the signature is checked before Bolt sees the request (make_wsgi_app, which refuses to
+        # serve Bolt without the secret), before any parse: Bolt checking it again would only cost the ack.
+        request_verification_enabled=False,
         # Listeners only ack and hand work to the Answers pool, so acks never wait on Qualys.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt.App"),  # a library logger: quiet at DEBUG (bot/logs.py)
     )
 
 
-    @app.middleware
-    def refuse_replays(request: BoltRequest, body: dict[str, Any], next_: Any) -> BoltResponse | None:
-        # A signed request captured and sent again verifies fine; the same signature twice is a replay.
-        # Events are left to the event_id check below: Slack's own retry may repeat a signature.
-        if body.get("type") == "event_callback":
-            next_()
-            return None
-        signature = next(iter(request.headers.get("x-slack-signature") or []), None)
-        timestamp = next(iter(request.headers.get("x-slack-request-timestamp") or []), None)
-        # Bolt refuses timestamps older than 5 minutes: 10 minutes of signatures are enough.
-        if signature and not store.claim(f"signature:{timestamp}:{signature}", SIGNATURE_SECONDS):
-            log.warning("refused a replayed request")
-            return BoltResponse(status=401, body="replayed request")
-        next_()
-        return None
-
-    @app.middleware
-    def drop_retried_events(body: dict[str, Any], next_: Any) -> BoltResponse | None:
-        # Slack redelivers an event it thinks was lost; Bolt does not deduplicate, so an event_id
-        # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
-        event_id = text(body, "event_id", limit=ID_CHARS) if body.get("type") == "event_callback" else None
-        if event_id and not store.claim(f"event:{event_id}", EVENT_SECONDS):
-            log.info("dropping a redelivered event %s", event_id)
-            return BoltResponse(status=200, body="")
-        next_()
-        return None
-
-    @app.middleware
-    def provide_answers(context: BoltContext, next_: Any) -> None:
-        context["answers"] = answers
-        next_()
+    app.use(_Gatekeeper(store, answers))
 
     @app.error
     def log_unhandled(error: Exception) -> None:

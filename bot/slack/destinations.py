@@ -81,7 +81,13 @@ class ResponseUrl:
         self._key = key
         self._first = first_options
         self._uses = uses
-        self._client = WebhookClient(url, timeout=10, retry_handlers=slack_retry_handlers())
+        self._client: WebhookClient | None = None  # made on the first send: off the ack path
+
+    @property
+    def client(self) -> WebhookClient:
+        if self._client is None:
+            self._client = WebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
+        return self._client
 
     @property
     def key(self) -> str | None:
@@ -99,7 +105,7 @@ class ResponseUrl:
         chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
         self._uses += 1
         try:
-            response = self._client.send(text=message.text, blocks=message.blocks or None, **chosen)
+            response = self.client.send(text=message.text, blocks=message.blocks or None, **chosen)
         except Exception:
             if self._on_error:
                 self._on_error("response_url", "unreachable")

@@ -97,6 +97,8 @@ class Follows:
         self._running: set[str] = set()  # refreshes this replica has under way
         self._reserved: Counter[str] = Counter()  # slots promised to cards being sent now
         self._facts: LRUCache[str, tuple[str | None, str | None, bool]] = LRUCache(max(64, 4 * most))
+        self._facts_lock = threading.Lock()
+        self._added = 0  # cards this replica has added: a count read outside the lock is checked against it
         self._wake = threading.Event()
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="qflow-follow", daemon=True)
@@ -107,10 +109,8 @@ class Follows:
 
     def reserve(self, user: str | None, channel: str | None) -> bool:
         """A slot for one more card of `user` in `channel`, if the caps allow; release() it when done."""
-        with self._lock:  # the store is read under the lock: a card added meanwhile is counted
-            if self._stopped:
-                return False
-            follows = self._whose()
+
+        def decide(follows: list[tuple[str | None, str | None, bool]]) -> bool:
             people = Counter(user for user, _, _ in follows)
             channels = Counter(channel for _, channel, _ in follows)
             total = len(follows) + self._reserved["*"]
@@ -120,27 +120,47 @@ class Follows:
             self._reserved.update(["*", f"u:{user}", f"c:{channel}"])
             return True
 
+        return self._counted(decide)
+
     def reserve_watch(self, most: int) -> bool:
         """A slot for one more watch, while fewer than `most` are active (release_watch() it when done)."""
-        with self._lock:
-            if self._stopped:
-                return False
-            watching = sum(1 for _, _, watched in self._whose() if watched) + self._reserved["watch"]
-            if watching >= most:
+
+        def decide(follows: list[tuple[str | None, str | None, bool]]) -> bool:
+            if sum(1 for _, _, watched in follows if watched) + self._reserved["watch"] >= most:
                 return False
             self._reserved.update(["watch"])
             return True
 
+        return self._counted(decide)
+
     def watch_count(self) -> int:
+        return sum(1 for _, _, watched in self._whose() if watched)
+
+    def _counted(self, decide: Callable[[list[tuple[str | None, str | None, bool]]], bool]) -> bool:
+        """`decide` (under the lock) on the followed cards as the store has them, counting every card this
+        replica added meanwhile. The store is read outside the lock, then read again if a card was added
+        while it was read (a slot released after its card was added would otherwise be counted by
+        neither); the last try reads it under the lock. Holding the lock across every read made a storm's
+        cards queue behind a thread that held it while it waited for the interpreter."""
+        for _ in range(2):
+            with self._lock:
+                seen = self._added
+            follows = self._whose()
+            with self._lock:
+                if self._stopped:
+                    return False
+                if self._added == seen:
+                    return decide(follows)
         with self._lock:
-            return sum(1 for _, _, watched in self._whose() if watched)
+            return False if self._stopped else decide(self._whose())
 
     def _whose(self) -> list[tuple[str | None, str | None, bool]]:
-        """(Under the lock.) (user, channel, watched) of each followed card, for the slot counts: each record is parsed once
+        """(user, channel, watched) of each followed card, for the slot counts: each record is parsed once
         (a storm reserves a slot per card; parsing hundreds of records each time would cost milliseconds)."""
         found = []
         for raw in self._store.items(KIND).values():
-            facts = self._facts.get(raw)
+            with self._facts_lock:
+                facts = self._facts.get(raw)
             if facts is None:
                 try:
                     data = json.loads(raw)
@@ -149,7 +169,8 @@ class Follows:
                     continue  # unreadable: the schedule drops it
                 facts = (user if isinstance(user, str) else None, channel if isinstance(channel, str) else None,
                          isinstance(watcher, str) and bool(watcher))
-                self._facts[raw] = facts
+                with self._facts_lock:
+                    self._facts[raw] = facts
             found.append(facts)
         return found
 
@@ -169,6 +190,8 @@ class Follows:
         """Follow a card (a newer card of the same message replaces the older); this replica refreshes it."""
         follow.due = self._clock() + self.interval
         self._store.put(KIND, follow.key, follow.record())
+        with self._lock:
+            self._added += 1
         self._store.lease(self._lease(follow.key), self.owner, self.interval * LEASE_INTERVALS)
         self._wake.set()
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
@@ -67,33 +67,35 @@ class _ParsedOnce(SlackRequestHandler):
     """Bolt's WSGI adapter, handing Bolt the request already parsed while it was checked."""
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
-        parsed = request.environ.get(_PARSED)
-        return self.app.dispatch(parsed) if isinstance(parsed, BoltRequest) else super().dispatch(request)
+        return self.app.dispatch(request.environ[_PARSED])
 
 
 def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: str | None = None,
                   metrics: Metrics | None = None, details: Details | None = None) -> Callable[..., Iterable[bytes]]:
-    """`POST /slack/events` to Bolt (signature checked first when `signing_secret` is given; absent when
-    `app` is None, as in Socket Mode), `GET /healthz` (200 when ready, 503 otherwise), `GET /metrics` (with
-    `metrics`), 404 elsewhere. `details` adds to the health body (the state store and whether it is degraded). A request that is not Slack's never reaches Bolt."""
+    """`POST /slack/events` to Bolt, each request's signature checked here first, before anything parses
+    it, and only here (`signing_secret` is required with `app`; without `app`, as in Socket Mode, there is
+    no such path); `GET /healthz` (200 when ready, 503 otherwise), `GET /metrics` (with `metrics`), 404
+    elsewhere. `details` adds to the health body (the state store and whether it is degraded)."""
+    if app is not None and not signing_secret:
+        raise ValueError("serving Slack's requests needs the signing secret: each one is checked with it")
     slack = _ParsedOnce(app, path=EVENTS_PATH) if app is not None else None
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert slack is not None and verifier is not None
         if environ.get("REQUEST_METHOD") != "POST":
             return _plain(start_response, "405 Method Not Allowed", "POST only", (("Allow", "POST"),))
-        if verifier is not None:
-            status, body = verified_body(environ, verifier)
-            if status:
-                return _plain(start_response, status, status[4:])
-            request = WsgiHttpRequest({**environ, "CONTENT_LENGTH": str(len(body))})
-            parsed = parsed_for_bolt(body, request.get_headers(), request.query_string)
-            if parsed is None:
-                log.warning("refused a signed request whose payload has a shape Slack never sends")
-                return _plain(start_response, "400 Bad Request", "Bad Request")
-            environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), _PARSED: parsed}
+        status, body = verified_body(environ, verifier)
+        if status:
+            return _plain(start_response, status, status[4:])
+        request = WsgiHttpRequest({**environ, "CONTENT_LENGTH": str(len(body))})
+        parsed = parsed_for_bolt(body, request.get_headers(), request.query_string)
+        if parsed is None:
+            log.warning("refused a signed request whose payload has a shape Slack never sends")
+            return _plain(start_response, "400 Bad Request", "Bad Request")
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), _PARSED: parsed}
         try:
-            return slack(environ, start_response) if slack else _plain(start_response, "404 Not Found", "Not Found")
+            return slack(environ, start_response)
         except Exception as error:  # a signed request Bolt cannot read: Slack's own never are
             log.warning("refused a signed request Bolt could not read (%s)", type(error).__name__)
             return _plain(start_response, "400 Bad Request", "Bad Request")

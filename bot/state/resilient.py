@@ -37,8 +37,9 @@ class ResilientStore:
         return self._down_since is not None
 
     def _call(self, method: str, *args: Any) -> Any:
-        with self._lock:
-            skip = self._down_since is not None and self._clock() < self._next_try
+        # Read without the lock: while the backend answers (nearly always) a call takes no lock here, so no
+        # thread waits for one that was paused holding it.
+        skip = self._down_since is not None and self._clock() < self._next_try
         if not skip:
             try:
                 result = getattr(self.primary, method)(*args)
@@ -62,6 +63,8 @@ class ResilientStore:
                         self.backend, type(error).__name__, str(error)[:200], self._retry)
 
     def _answered(self) -> None:
+        if self._down_since is None:
+            return
         with self._lock:
             was_down = self._down_since is not None
             self._down_since = None

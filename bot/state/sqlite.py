@@ -1,5 +1,7 @@
 """State in an SQLite file (standard library `sqlite3`, WAL mode): survives restarts, shared by the
-processes of one host. One connection, guarded by a lock, serves the app's threads."""
+processes of one host. Each thread has its own connection: SQLite's own locks (held only inside a
+statement) keep them apart, where one shared connection behind a Python lock made a storm's acks queue
+behind threads that held the lock while they waited for the interpreter."""
 
 from __future__ import annotations
 
@@ -48,44 +50,56 @@ class SqliteStore:
     def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self._clock = clock
-        self._lock = threading.Lock()
         self._claims_since_sweep = 0
+        self._local = threading.local()
+        self._lock = threading.Lock()  # guards the list of connections, never a statement
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
         try:
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            db = self._connect()
         except sqlite3.Error as error:
             raise _problem(path, error) from None
         try:
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # WAL with NORMAL: no sync on every commit (a claim on the ack path costs microseconds), and still
-            # never corrupt; a power cut may forget the last claims, which Slack's retries cannot outlive.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
-            self._db.execute("DELETE FROM claims WHERE expires <= ?", (self._clock(),))  # proves it writes
+            db.execute("PRAGMA journal_mode = WAL")  # kept in the file: every connection uses it
+            self._migrate(db)
+            db.execute("DELETE FROM claims WHERE expires <= ?", (self._clock(),))  # proves it writes
         except sqlite3.Error as error:
-            self._db.close()
+            self.close()
             raise _problem(path, error) from None
 
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+    def _connect(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self._connections.append(db)
+        db.execute("PRAGMA busy_timeout = 10000")
+        # WAL with NORMAL: no sync on every commit (a claim on the ack path costs microseconds), and still
+        # never corrupt; a power cut may forget the last claims, which Slack's retries cannot outlive.
+        db.execute("PRAGMA synchronous = NORMAL")
+        self._local.db = db
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StateError(f"The state file {os.path.abspath(self.path)} (QFLOW_STATE_FILE) was written by a newer "
                              f"version of the app (schema {version}, this one knows {SCHEMA_VERSION}): run that "
                              "version, or point QFLOW_STATE_FILE at another file.")
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            self._db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE")
             try:
                 for statement in MIGRATIONS[target]:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {target}")
-                self._db.execute("COMMIT")
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
 
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
+        db = getattr(self._local, "db", None) or self._connect()
+        return db.execute(sql, args)
 
     def claim(self, key: str, ttl: float) -> bool:
         now = self._clock()
@@ -128,4 +142,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()

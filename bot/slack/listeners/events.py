@@ -47,7 +47,9 @@ def app_home_opened_callback(event: dict[str, Any], answers: Answers) -> None:
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(app_home_opened_callback)
+    # Bolt tries each listener's matcher in turn (each costs a build of its arguments): a storm's pasted
+    # links first.
     app.event("link_shared")(link_shared_callback)
+    app.event("app_home_opened")(app_home_opened_callback)
     app.event("app_mention")(app_mention_callback)
     app.event("message")(direct_message_callback)

@@ -204,3 +204,49 @@ def test_slot_counts_read_each_record_and_skip_unreadable_ones():
     scheduled.add(watched)
     assert scheduled.watch_count() == 1 and not scheduled.reserve_watch(1)
     scheduled.stop()
+
+
+@pytest.mark.parametrize("adds_while_read", [1, 2])
+def test_a_card_added_while_another_slot_is_counted_is_not_missed(adds_while_read):
+    """The store is read outside the lock: a card added (and its slot released) during that read must
+    still be counted, or the cap lets one more through. Each time it happens the count is read again;
+    the last time under the lock."""
+
+    class Paused(MemoryStore):
+        reads = 0
+        pauses = 0
+
+        def items(self, kind):
+            found = super().items(kind)  # what the store had when the read began
+            if threading.current_thread() is threading.main_thread():
+                return found
+            self.reads += 1
+            if self.pauses:
+                self.pauses -= 1
+                reading.set()
+                assert go_on.wait(5)
+                go_on.clear()
+            return found
+
+    reading, go_on = threading.Event(), threading.Event()
+    store = Paused()
+    scheduled = follows(store, most=adds_while_read, run=False)
+    for n in range(adds_while_read - 1):
+        scheduled.add(card(f"{n}.0", user=f"U0{n}", channel=f"C{n}"))
+    store.pauses = adds_while_read
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(scheduled.reserve, "U0B", "C0B")
+        for n in range(adds_while_read):
+            assert reading.wait(5)
+            reading.clear()
+            if n == 0:  # the first card of the cap arrives while the other request counts
+                assert scheduled.reserve("U0A", "C0A")
+                scheduled.add(card("9.9", "U0A", "C0A"))
+                scheduled.release("U0A", "C0A")
+            else:  # and on the second read, one more (the last try must hold the lock)
+                scheduled.remove("msg:C0CHAN:9.9")
+                scheduled.add(card("9.8", "U0C", "C0C"))
+            go_on.set()
+        assert other.result(5) is False
+    assert store.reads == adds_while_read + 1  # read again after each card added meanwhile
+    scheduled.stop()

@@ -108,3 +108,31 @@ def test_worker_processes_on_one_host_share_a_lookup_through_the_state_file(tmp_
             for wired in apps:
                 wired.shutdown()
         assert len(qualys.execution_calls(execution)) == (1 if workers == "2" else 2)
+
+
+def test_slack_s_requests_are_served_only_with_the_signing_secret_and_checked_once_before_bolt(world):
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    from bot.slack.server import make_wsgi_app
+
+    wired, slack, _ = world
+    with pytest.raises(ValueError, match="signing secret"):
+        make_wsgi_app(wired.bolt, lambda: True)
+    serve = make_wsgi_app(wired.bolt, lambda: True, SIGNING_SECRET)
+    body = urlencode({"command": "/qflow", "text": "help", "user_id": "U0ASKER", "channel_id": "C0CHAN",
+                      "team_id": "T0FAKE", "response_url": slack.new_response_url()}).encode()
+
+    def post(secret: str) -> str:
+        timestamp = str(int(time.time()))
+        environ: dict = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "wsgi.input": io.BytesIO(body),
+                         "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                         "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp, "HTTP_X_SLACK_SIGNATURE":
+                         SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body.decode())}
+        setup_testing_defaults(environ)
+        statuses: list[str] = []
+        b"".join(serve(environ, lambda status, headers: statuses.append(status)))
+        return statuses[0]
+
+    assert post("not-the-secret") == "401 Unauthorized"  # Bolt itself no longer checks: this is the check
+    assert post(SIGNING_SECRET) == "200 OK"

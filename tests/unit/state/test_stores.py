@@ -238,7 +238,7 @@ def test_a_fleet_of_replicas_loads_one_execution_once(backend, redis_server):
 
 def test_a_full_disk_while_running_loses_no_claim_or_value(tmp_path, caplog):
     sqlite_store = SqliteStore(str(tmp_path / "s.sqlite3"))
-    sqlite_store._db.execute("PRAGMA max_page_count = 8")  # the file may grow no more: SQLite's own "disk is full"
+    sqlite_store._run("PRAGMA max_page_count = 8")  # the file may grow no more: SQLite's own "disk is full"
     store = ResilientStore(sqlite_store, retry_seconds=60)
     big = "x" * 4000
     for n in range(40):
@@ -264,3 +264,16 @@ def test_a_slow_redis_holds_nothing_up(redis_server):
         assert time.monotonic() - started < 1.2 and store.degraded  # its 0.5 s timeout, then memory stands in
     finally:
         admin.execute_command("CLIENT", "UNPAUSE")
+
+
+def test_closing_closes_the_connection_of_every_thread(tmp_path):
+    import sqlite3
+
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(store.claim, "from-a-worker", 60).result()  # that thread opens its own connection
+        store.close()
+        with pytest.raises(sqlite3.ProgrammingError):
+            pool.submit(store.claim, "after", 60).result()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.get("k", "v")  # a thread that never had one gets none either
