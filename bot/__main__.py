@@ -81,7 +81,6 @@ def load_for_serving(mode: Mode | None) -> Settings | int:
 
 def build_for_serving(settings: Settings) -> Wired | int:
     """The running app, or the exit code after saying why it cannot start."""
-    from .state import StateError
     from .wiring import build
 
     # Settings hold the token now; Bolt would otherwise read it again from the environment
@@ -89,17 +88,37 @@ def build_for_serving(settings: Settings) -> Wired | int:
     os.environ.pop("SLACK_BOT_TOKEN", None)
     try:
         return build(settings)
-    except StateError as error:  # a state file that cannot be used: nothing would be remembered
+    except Exception as error:
+        return _cannot_start(settings, error)
+
+
+def preflight(settings: Settings) -> int:
+    """What would stop every worker process, checked once before any starts (0: nothing): the state file
+    and the bot token. The same words and exit codes as one process."""
+    from .wiring import build_store, build_web_client
+
+    try:
+        build_store(settings).close()
+        build_web_client(settings).auth_test()
+    except Exception as error:
+        return _cannot_start(settings, error)
+    return 0
+
+
+def _cannot_start(settings: Settings, error: Exception) -> int:
+    from .state import StateError
+
+    if isinstance(error, StateError):  # a state file that cannot be used: nothing would be remembered
         log.error("%s", error)
         return 2
-    except OSError as error:  # Bolt's auth.test at start could not reach Slack at all (DNS, refused, TLS…)
+    if isinstance(error, OSError):  # auth.test at start could not reach Slack at all (DNS, refused, TLS…)
         log.error("Could not reach Slack at %s (%s). Check SLACK_API_URL and the network, then run "
                   "`scripts/run doctor`.", settings.slack_api_url, getattr(error, "reason", error))
         return 1
-    except Exception as error:  # Slack answered, and refused the token
-        log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `scripts/run doctor` for details.",
-                  settings.slack_api_url, error)
-        return 1
+    # Slack answered, and refused the token
+    log.error("Slack did not accept SLACK_BOT_TOKEN (auth.test at %s): %s. Run `scripts/run doctor` for details.",
+              settings.slack_api_url, error)
+    return 1
 
 
 def _serve(mode: Mode | None) -> int:
@@ -107,7 +126,11 @@ def _serve(mode: Mode | None) -> int:
     if isinstance(settings, int):
         return settings
     if settings.mode == "http" and settings.tuning.web_concurrency > 1:
-        # Several worker processes, each the whole app (state shared through the store): gunicorn.
+        # Several worker processes, each the whole app (state shared through the store): gunicorn. What
+        # would stop them all is said once, here, rather than by each worker as it fails to boot.
+        problem = preflight(settings)
+        if problem:
+            return problem
         log.info("starting %d worker processes (WEB_CONCURRENCY) with gunicorn", settings.tuning.web_concurrency)
         sys.stdout.flush()
         sys.stderr.flush()

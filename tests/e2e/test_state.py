@@ -53,18 +53,32 @@ def test_a_corrupt_state_file_stops_the_app_at_start_naming_it(tmp_path):
         assert path.read_bytes() == b"not a database at all\n" * 100
 
 
-def test_a_corrupt_state_file_stops_several_workers_too_not_a_restart_loop(tmp_path):
-    """With WEB_CONCURRENCY, a worker that cannot start stops the app (gunicorn's boot-error exit), where
-    any other exit code had gunicorn start it again and again, for ever."""
+def test_a_corrupt_state_file_stops_several_workers_too_said_once_before_any_starts(tmp_path):
+    """With WEB_CONCURRENCY, what would stop every worker is checked once before gunicorn starts any: the
+    same words and exit code as one process (before: each worker said it as it failed to boot, and when
+    two failed at once gunicorn itself crashed with exit 1)."""
     with fakes() as (slack, qualys):
         path = tmp_path / "state.sqlite3"
         path.write_bytes(b"not a database at all\n" * 100)
         env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_STATE_FILE=str(path),
                       WEB_CONCURRENCY="2")
         with run_app(env, wait_for=None) as app:
-            assert app.process.wait(timeout=30) == 3
-        assert str(path) in app.log_text and "Worker failed to boot" in app.log_text
-        assert app.log_text.count("Booting worker") <= 2 and "Traceback" not in app.log_text
+            assert app.process.wait(timeout=30) == 2
+        assert app.log_text.count(str(path)) == 1 and "Booting worker" not in app.log_text
+        assert "Traceback" not in app.log_text
+
+
+def test_a_worker_that_cannot_start_exits_with_gunicorn_s_boot_error(monkeypatch):
+    """What fails only in a worker (after the check before start) halts gunicorn, where any other exit
+    code has it start the worker again, and again."""
+    import bot.__main__ as main
+    from bot import wsgi
+
+    monkeypatch.setattr(main, "load_for_serving", lambda mode: object())
+    monkeypatch.setattr(main, "build_for_serving", lambda settings: 2)
+    with pytest.raises(SystemExit) as stopped:
+        wsgi.create_app()
+    assert stopped.value.code == wsgi.WORKER_BOOT_ERROR == 3
 
 
 def test_two_replicas_sharing_redis_answer_a_retried_event_once(redis_server):
