@@ -53,7 +53,7 @@ class SqliteStore:
         self._claims_since_sweep = 0
         self._local = threading.local()
         self._lock = threading.Lock()  # guards the list of connections, never a statement
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         try:
             db = self._connect()
@@ -71,8 +71,14 @@ class SqliteStore:
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            # The connections of threads that have ended are closed: a descriptor per thread ever seen
+            # would otherwise accumulate.
+            ended = [(thread, db) for thread, db in self._connections if not thread.is_alive()]
+            for entry in ended:
+                self._connections.remove(entry)
+                entry[1].close()
             db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            self._connections.append(db)
+            self._connections.append((threading.current_thread(), db))
         db.execute("PRAGMA busy_timeout = 10000")
         # WAL with NORMAL: no sync on every commit (a claim on the ack path costs microseconds), and still
         # never corrupt; a power cut may forget the last claims, which Slack's retries cannot outlive.
@@ -144,5 +150,5 @@ class SqliteStore:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
-        for db in connections:
+        for _, db in connections:
             db.close()

@@ -277,3 +277,15 @@ def test_closing_closes_the_connection_of_every_thread(tmp_path):
             pool.submit(store.claim, "after", 60).result()
     with pytest.raises(sqlite3.ProgrammingError):
         store.get("k", "v")  # a thread that never had one gets none either
+
+
+def test_the_connections_of_threads_that_ended_are_closed(tmp_path):
+    store = SqliteStore(str(tmp_path / "s.sqlite3"))
+    for n in range(20):  # twenty short-lived threads, one after another
+        thread = threading.Thread(target=store.claim, args=(f"k{n}", 60))
+        thread.start()
+        thread.join()
+    assert store.claim("from-the-main-thread", 60)
+    assert len(store._connections) <= 2  # this thread's, and at most the last ended one's before it
+    assert not store.claim("k19", 60)  # what the ended threads wrote is kept
+    store.close()
