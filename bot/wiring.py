@@ -41,6 +41,7 @@ from .slack.app import build_app
 from .slack.destinations import ResponseUrl
 from .slack.follow import CardFollower
 from .slack.home import HomeTab
+from .slack.keepalive import KeptAliveWebClient
 from .slack.observed import CountedWebClient
 from .slack.retries import slack_retry_handlers
 from .slack.subscriptions import Subscriptions
@@ -136,7 +137,7 @@ def build_web_client(settings: Settings, token: str | None = None, metrics: Metr
         "token": token if token is not None else secret(settings.slack.bot_token),
         "base_url": settings.slack_api_url, "timeout": 10, "retry_handlers": slack_retry_handlers(),
     }
-    return CountedWebClient(**options, on_error=metrics.slack_error) if metrics else WebClient(**options)
+    return CountedWebClient(**options, on_error=metrics.slack_error) if metrics else KeptAliveWebClient(**options)
 
 
 MEMORY_STATE = ":memory:"

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from ..audit import AuditLog
+from ..cache import SingleFlightCache
 from ..policy import CANNOT_CHECK, Asker, ChannelKind, Decision, Home, Policy
 from ..render import SlackMessage
 from ..render.refusals import render_denial
@@ -34,7 +35,9 @@ class Access:
         self._client = client
         self._audit = audit
         self._contact = contact
-        self._channels: TTLCache[str, ChannelFacts] = TTLCache(4096, FACTS_TTL)
+        self._channels: SingleFlightCache[str, tuple[ChannelFacts, bool]] = SingleFlightCache(
+            4096, lambda value: FACTS_TTL if value[1] else 0.0)
+        self._home: SingleFlightCache[str, Home | None] = SingleFlightCache(1, lambda home: 0.0)
         self._groups: TTLCache[str, frozenset[str]] = TTLCache(256, FACTS_TTL)
         self._lock = threading.Lock()
 
@@ -72,8 +75,8 @@ class Access:
             single = single if single is not None else known_single
         if shared:
             single = False
-        if self.policy.home is None:
-            self.policy.home = self.home()  # None again when Slack fails: asked again next time
+        if self.policy.home is None:  # the first requests share one auth.test
+            self.policy.home, _ = self._home.get("home", self.home)  # None when Slack fails: asked again next time
         home = self.policy.home
         # An org-wide token reads a workspace's user groups only when told which workspace.
         team = asker.user_team if home and home.org_wide and (asker.user_team or "").startswith("T") else None
@@ -83,30 +86,27 @@ class Access:
 
     def channel_facts(self, channel: str) -> ChannelFacts:
         """Kind, Slack Connect sharing and whether only one workspace is in the channel; unknown when
-        Slack will not say. A passing fault is not remembered."""
-        with self._lock:
-            if channel in self._channels:
-                return self._channels[channel]
+        Slack will not say. A passing fault is not remembered. The first requests from a channel share
+        one conversations.info call."""
+        (facts, _), _ = self._channels.get(channel, lambda: self._ask_channel(channel))
+        return facts
+
+    def _ask_channel(self, channel: str) -> tuple[ChannelFacts, bool]:
+        """The channel's facts, and whether to remember them."""
         try:
             info: dict[str, Any] = self._client.conversations_info(channel=channel)["channel"]
         except SlackApiError as error:  # not a member of a private channel, a DM between others, or a fault
             reason = str(error.response.get("error"))
             log.info("conversations.info %s: %s", channel, reason)
-            if reason in _LASTING:
-                with self._lock:
-                    self._channels[channel] = UNKNOWN_FACTS
-            return UNKNOWN_FACTS
+            return UNKNOWN_FACTS, reason in _LASTING
         if not isinstance(info, dict):
-            return UNKNOWN_FACTS
+            return UNKNOWN_FACTS, False
         kind: ChannelKind = ("im" if info.get("is_im") else "mpim" if info.get("is_mpim")
                              else "private" if info.get("is_private") else "public")
         ext = info.get("is_ext_shared")
         shared = True if ext is True or info.get("is_pending_ext_shared") is True else False if ext is False else None
         single = shared is False and not any(info.get(k) for k in ("is_shared", "is_org_shared"))
-        facts: ChannelFacts = (kind, shared, single)
-        with self._lock:
-            self._channels[channel] = facts
-        return facts
+        return (kind, shared, single), True
 
     def groups_of(self, user: str, team: str | None = None) -> frozenset[str]:
         """The allowed user groups `user` is in (`team`: the workspace to read them in, for an org-wide token)."""

@@ -25,6 +25,7 @@ from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
 from .follow import CardFollower
 from .home import HomeTab
+from .once import gated
 from .payload import ID_CHARS, items, slack_id, text
 from .subscriptions import Subscriptions
 from .watching import Watching, ephemeral_reply
@@ -61,7 +62,7 @@ class Answers:
                                               refresh_seconds=settings.tuning.refresh_seconds)
 
     def _submit(self, job: Callable[..., Any], *args: Any) -> None:
-        self._pool.submit(job, *args)
+        self._pool.submit(gated(job), *args)  # run once the request's claim holds (bot/slack/once.py)
 
     def record_command(self, *, user: str | None, channel: str | None, outcome: str) -> None:
         """Audit a command answered in its ack (help, usage, a malformed id)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from ..logs import log_context
 from ..state import Store
 from .answers import Answers
 from .listeners import register_listeners
+from .once import Claim, SeenHere, pend, request_scope
 from .payload import ID_CHARS, request_facts, text
 
 log = logging.getLogger(__name__)
@@ -27,18 +29,20 @@ class QFlowApp(App):
     request (team, user, channel, entry point, event id: LOG_FORMAT=json shows them)."""
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
-        with log_context(**request_facts(req.body)):
+        with log_context(**request_facts(req.body)), request_scope():
             return super().dispatch(req)
 
 
 class _Gatekeeper(Middleware):
     """Replays and redelivered events stopped, and the `answers` service handed to the listeners. A
     class, so Bolt calls it directly: a function middleware costs a build of every listener argument
-    (each payload shape parsed) per request, on the ack path."""
+    (each payload shape parsed) per request, on the ack path. The ack asks only this process's memory;
+    the request's work claims it in the store before it starts (bot/slack/once.py)."""
 
     def __init__(self, store: Store, answers: Answers) -> None:
         self._store = store
         self._answers = answers
+        self._seen = SeenHere()
 
     def process(self, *, req: BoltRequest, resp: BoltResponse,
                 next: Callable[[], BoltResponse | None]) -> BoltResponse | None:
@@ -48,18 +52,32 @@ class _Gatekeeper(Middleware):
             # already handled is acknowledged and dropped here: nothing unfurls or answers twice.
             # (Events are left out of the replay check: Slack's own retry may repeat a signature.)
             event_id = text(body, "event_id", limit=ID_CHARS)
-            if event_id and not self._store.claim(f"event:{event_id}", EVENT_SECONDS):
-                log.info("dropping a redelivered event %s", event_id)
+            if not event_id:
+                return self._handled(req, next, None)
+            key, ttl = f"event:{event_id}", EVENT_SECONDS
+            refused = functools.partial(log.info, "dropping a redelivered event %s", event_id)
+            if not self._seen.first(key, ttl):
+                refused()
                 return BoltResponse(status=200, body="")
         else:
             # A signed request captured and sent again verifies fine; the same signature twice is a replay.
             signature = _header(req, "x-slack-signature")
             timestamp = _header(req, "x-slack-request-timestamp")
+            if not signature:
+                return self._handled(req, next, None)
             # The signature check refuses timestamps older than 5 minutes: 10 minutes of signatures are enough.
-            if signature and not self._store.claim(f"signature:{timestamp}:{signature}", SIGNATURE_SECONDS):
-                log.warning("refused a replayed request")
+            key, ttl = f"signature:{timestamp}:{signature}", SIGNATURE_SECONDS
+            refused = functools.partial(log.warning, "refused a replayed request")
+            if not self._seen.first(key, ttl):
+                refused()
                 return BoltResponse(status=401, body="replayed request")
+        return self._handled(req, next, Claim(self._store, key, ttl, refused))
+
+    def _handled(self, req: BoltRequest, next: Callable[[], BoltResponse | None],
+                 claim: Claim | None) -> BoltResponse | None:
         req.context["answers"] = self._answers
+        if claim is not None:
+            pend(claim)  # Bolt runs the listeners after the middleware returns, in QFlowApp.dispatch's scope
         return next()
 
 

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from ..render import SlackMessage
+from .keepalive import KeptAliveWebhookClient
 from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class ResponseUrl:
     @property
     def client(self) -> WebhookClient:
         if self._client is None:
-            self._client = WebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
+            self._client = KeptAliveWebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
         return self._client
 
     @property

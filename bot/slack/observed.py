@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
+
+from .keepalive import KeptAliveWebClient
 
 ErrorCounter = Callable[[str, str], None]  # (method, error code)
 
@@ -19,8 +20,8 @@ def slack_error_code(error: SlackApiError) -> str:
     return code if isinstance(code, str) else f"http_{response.status_code}"
 
 
-class CountedWebClient(WebClient):
-    """slack_sdk's WebClient; each failed call is counted by method and error before it is raised."""
+class CountedWebClient(KeptAliveWebClient):
+    """slack_sdk's WebClient (on kept-alive connections); each failed call is counted by method and error before it is raised."""
 
     def __init__(self, *args: Any, on_error: ErrorCounter, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

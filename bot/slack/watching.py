@@ -70,23 +70,27 @@ class Watching:
         if not self._follower.follows.reserve_watch(self._most):
             say(render_watch_refused("limit", execution_id, most=self._most))
             return
+        # The slot is given back before the asker is told: told first, they could start the next watch while
+        # this one was still counted twice (its slot and its card).
         try:
             seconds = self.hours * 3600
             state = CardState(execution_id, private=False)
             card = with_watch(self._cards.render(lookup, state, following_note(self._refresh_seconds, seconds)),
                               state, asker.user, hours=self.hours)
             post = ChannelMessage(self._client, channel)
-            if not send_safely(post, card) or not post.key:
-                say(render_watch_refused("cannot_post", execution_id))
-                return
-            now = self._clock()
-            self._follower.follows.add(Follow(post.key, state, post, now + seconds, asker.user, channel,
-                                              watcher=asker.user, since=now))
-            self._cards.record(entry="watch", user=asker.user, channel=channel, outcome="watching",
-                               execution_id=execution_id)
-            say(render_watching(execution_id, self.hours))
+            key = post.key if send_safely(post, card) else None
+            if key:
+                now = self._clock()
+                self._follower.follows.add(Follow(key, state, post, now + seconds, asker.user, channel,
+                                                  watcher=asker.user, since=now))
         finally:
             self._follower.follows.release_watch()
+        if not key:
+            say(render_watch_refused("cannot_post", execution_id))
+            return
+        self._cards.record(entry="watch", user=asker.user, channel=channel, outcome="watching",
+                           execution_id=execution_id)
+        say(render_watching(execution_id, self.hours))
 
     def stop(self, execution_id: str, asker: Asker, say: Say) -> None:
         """`/qflow unwatch <id>`: end this channel's watch of the execution."""

@@ -49,6 +49,9 @@ class LoopbackServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle on, a kept-alive client waits out its own delayed
+            # ACK (40 ms) for the body. Servers that keep connections alive send without that wait.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -58,6 +61,7 @@ class LoopbackServer:
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 request = Recorded(self.command, parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, body)
+                request.meta["peer"] = self.client_address[1]  # the client's port: which connection it came on
                 reply = outer._handle(request)
                 with outer._changed:
                     outer.requests.append(request)

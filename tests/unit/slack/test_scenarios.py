@@ -15,6 +15,8 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import load_settings
+from bot.policy import Asker
+from bot.render import SlackMessage
 from bot.state import MemoryStore
 from bot.wiring import Wired, build
 from tests.fakes.qualys import FakeQualys
@@ -136,3 +138,56 @@ def test_slack_s_requests_are_served_only_with_the_signing_secret_and_checked_on
 
     assert post("not-the-secret") == "401 Unauthorized"  # Bolt itself no longer checks: this is the check
     assert post(SIGNING_SECRET) == "200 OK"
+
+
+def test_a_watch_confirmed_to_its_asker_no_longer_holds_its_slot(tmp_path):
+    """The asker is told "Watching" once the watch's slot is given back: told earlier, the next watch they
+    start at once counted this one twice (its card and its slot) and was refused below the limit."""
+    with fakes() as (slack, qualys):
+        settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                  "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
+                                  "QUALYS_TOKEN": qualys.issue_token(), "QFLOW_MAX_WATCHES": "2"})
+        wired = build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url), store=MemoryStore())
+        try:
+            first, second = (new_execution(qualys, "running.json") for _ in range(2))
+            asker = Asker("U0WATCHER", "C0WATCH", "watch", public=True)
+            told: list[str] = []
+
+            def say(message: SlackMessage) -> None:  # the asker, starting the next watch as soon as told
+                told.append(message.text)
+                if len(told) == 1:
+                    wired.answers._watching.start(second, asker, say)
+
+            wired.answers._watching.start(first, asker, say)
+            assert len(told) == 2 and all("Watching" in text and "QFLOW_MAX_WATCHES" not in text for text in told), told
+        finally:
+            wired.shutdown(wait=False)
+
+
+def test_a_request_replayed_at_another_replica_is_acknowledged_and_never_answered(tmp_path, caplog):
+    """The ack asks only its own process's memory; the work claims the request in the shared state file
+    first, so a replay that reaches another replica gets an ack and nothing else."""
+    with fakes() as (slack, qualys):
+        settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                  "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
+                                  "QUALYS_TOKEN": qualys.issue_token(), "WEB_CONCURRENCY": "2",
+                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-"})
+        one, two = (build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url)) for _ in range(2))
+        execution, url = new_execution(qualys), slack.new_response_url()
+        body = urlencode({"command": "/qflow", "text": f"execution {execution}", "user_id": "U0ASKER",
+                          "channel_id": "C0CHAN", "team_id": "T0FAKE", "response_url": url, "trigger_id": "1"})
+        timestamp = str(int(time.time()))
+        headers = {"content-type": ["application/x-www-form-urlencoded"], "x-slack-request-timestamp": [timestamp],
+                   "x-slack-signature": [SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp,
+                                                                                               body=body)]}
+        try:
+            assert one.bolt.dispatch(BoltRequest(body=body, headers=headers)).status == 200
+            assert one.pool.drain(10)  # answered
+            assert two.bolt.dispatch(BoltRequest(body=body, headers=headers)).status == 200  # the replay
+            assert two.pool.drain(10)
+            assert one.bolt.dispatch(BoltRequest(body=body, headers=headers)).status == 401  # seen here: refused
+        finally:
+            for wired in (one, two):
+                wired.shutdown(wait=False)
+        assert len(slack.responses(url)) == 1 and len(qualys.execution_calls(execution)) == 1
+        assert [r.message for r in caplog.records if "replayed" in r.message] == ["refused a replayed request"] * 2
