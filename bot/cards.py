@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cachetools import LRUCache
-
 from .audit import AuditLog, outcome_of
+from .cache import SingleFlightCache
 from .logs import log_context
 from .lookup import ExecutionLookups, Lookup
 from .policy import Asker
@@ -28,6 +26,7 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 Note = Callable[[Execution], str | None]
 # Rendered cards kept for reuse: in a storm hundreds of people are shown the same few executions.
 RENDERED_CARDS = 256
+RENDERED_SECONDS = 3600.0  # and for at most an hour (a finished run's fetch is kept that long)
 OpenUrl = Callable[[str, str | None], str | None]
 
 
@@ -43,8 +42,8 @@ class Cards:
         self._open_url = open_url
         self._open_is_run = open_is_run
         self._remember = remember  # (user, execution id, outcome): each person's recent lookups
-        self._rendered: LRUCache[tuple[Any, ...], tuple[Execution, SlackMessage]] = LRUCache(RENDERED_CARDS)
-        self._rendered_lock = threading.Lock()
+        self._rendered: SingleFlightCache[tuple[Any, ...], tuple[Execution, SlackMessage]] = SingleFlightCache(
+            RENDERED_CARDS, lambda _: RENDERED_SECONDS)
 
     def card(self, state: CardState, *, fresh: bool = False, note: Note | None = None,
              shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
@@ -95,18 +94,18 @@ class Cards:
     def render(self, lookup: Lookup, state: CardState, note: str | None = None) -> SlackMessage:
         """The card for a lookup already made. Rendering is pure, so the card of the very execution object
         the cache holds (same fetch, same view, same note) is rendered once and reused (messages are
-        never changed once made)."""
+        never changed once made); people shown it at the same moment (a storm's first answers, all ready
+        when Qualys answers) share that one render."""
         open_url = self._open_url(state.execution_id, lookup.execution.workflow)
-        key = (state, lookup.fetched_at, note, open_url)
-        with self._rendered_lock:
-            kept = self._rendered.get(key)
-        if kept is not None and kept[0] is lookup.execution:
-            return kept[1]
-        message = render_execution_card(lookup.execution, state, fetched_at=lookup.fetched_at, note=note,
-                                        redactor=self._redactor, open_url=open_url, open_is_run=self._open_is_run)
-        with self._rendered_lock:
-            self._rendered[key] = (lookup.execution, message)
-        return message
+
+        def make() -> tuple[Execution, SlackMessage]:
+            return lookup.execution, render_execution_card(
+                lookup.execution, state, fetched_at=lookup.fetched_at, note=note, redactor=self._redactor,
+                open_url=open_url, open_is_run=self._open_is_run)
+
+        (execution, message), _ = self._rendered.get((state, lookup.fetched_at, note, open_url), make,
+                                                     usable=lambda kept: kept[0] is lookup.execution)
+        return message if execution is lookup.execution else make()[1]  # shared another object's render
 
     def record(self, *, entry: str, user: str | None, channel: str | None, outcome: str,
                execution_id: str | None = None) -> None:

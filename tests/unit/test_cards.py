@@ -3,8 +3,11 @@ people the same few executions); anything that changes what it shows renders it 
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import bot.cards
 from bot.cards import Cards
 from bot.lookup import Lookup
 from bot.qflow.models import parse_execution
@@ -46,3 +49,30 @@ def test_another_view_note_fetch_or_execution_is_rendered_again():
     again = made.render(changed, state)
     assert again is not first and again != first
     assert made.render(found, state) == first
+
+
+def test_people_shown_a_card_at_the_same_moment_share_one_render(monkeypatch):
+    made, found = cards(), lookup()
+    state, entered, release, renders = CardState(found.execution.id), threading.Event(), threading.Event(), []
+
+    def slow_render(*args, **kwargs):
+        renders.append(1)
+        entered.set()
+        assert release.wait(10)
+        return render_execution_card(*args, **kwargs)
+
+    monkeypatch.setattr(bot.cards, "render_execution_card", slow_render)
+    shown: list = []
+    people = [threading.Thread(target=lambda: shown.append(made.render(found, state))) for _ in range(3)]
+    people[0].start()
+    assert entered.wait(10)  # the first is rendering; the other two arrive meanwhile
+    for person in people[1:]:
+        person.start()
+    deadline = time.monotonic() + 10
+    while made._rendered.joined < 2:  # both waiting for the first's render
+        assert time.monotonic() < deadline, "the others never joined the render under way"
+        time.sleep(0.001)
+    release.set()
+    for person in people:
+        person.join(10)
+    assert len(renders) == 1 and len(shown) == 3 and shown[0] is shown[1] is shown[2]
