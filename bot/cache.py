@@ -10,8 +10,18 @@ from typing import Generic, TypeVar
 
 from cachetools import TLRUCache
 
+from .work import Deferred, may_defer, not_deferred, resumed_from
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+
+class _Load(Future[V], Generic[K, V]):
+    """One load under way: which cache and key it is for."""
+
+    def __init__(self, cache: SingleFlightCache[K, V], key: K) -> None:
+        super().__init__()
+        self.cache, self.key = cache, key
 
 
 class SingleFlightCache(Generic[K, V]):
@@ -26,7 +36,7 @@ class SingleFlightCache(Generic[K, V]):
             maxsize=maxsize, ttu=lambda _key, value, now: now + ttl(value), timer=timer, getsizeof=getsizeof
         )
         self._lock = threading.Lock()
-        self._inflight: dict[K, Future[V]] = {}
+        self._inflight: dict[K, _Load[K, V]] = {}
         self.loads = 0
         self.joined = 0  # misses that waited for a load already under way
 
@@ -34,6 +44,9 @@ class SingleFlightCache(Generic[K, V]):
             usable: Callable[[V], bool] | None = None) -> tuple[V, bool]:
         """The value for `key` and whether it came from the cache; `fresh` skips cached values, `usable`
         those it refuses (too old for this caller)."""
+        resumed = resumed_from()
+        if isinstance(resumed, _Load) and resumed.cache is self and resumed.key == key:
+            return resumed.result(), False  # the load this job was set aside for: its value, or its error
         with self._lock:
             if not fresh:
                 cached = self._cache.get(key)
@@ -42,14 +55,17 @@ class SingleFlightCache(Generic[K, V]):
             future = self._inflight.get(key)
             leader = future is None
             if future is None:
-                future = self._inflight[key] = Future()
+                future = self._inflight[key] = _Load(self, key)
                 self.loads += 1
             else:
                 self.joined += 1
         if not leader:
+            if may_defer():  # a pool job that can be run again: its thread goes to other work meanwhile
+                raise Deferred(future)
             return future.result(), False
         try:
-            value = load()
+            with not_deferred():
+                value = load()
         except BaseException as error:
             future.set_exception(error)
             raise

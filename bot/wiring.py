@@ -211,7 +211,7 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     recent = RecentLookups(store)
     cards = build_cards(settings, lookups, audit, remember=recent.add)
     access = Access(Policy(settings, home=None), web, audit=audit, contact=settings.policy.policy_contact)
-    pool = WorkPool(settings.tuning.workers, "qflow-lookup", prestart=True)
+    pool = WorkPool(settings.tuning.workers, "qflow-lookup")
     response_url = functools.partial(ResponseUrl, on_error=metrics.slack_error)
     follower = CardFollower(cards, pool.submit, store=store, client=web, response_url=response_url,
                             may_call=budget.background_allowed, watch_hours=settings.tuning.watch_max_hours,

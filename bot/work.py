@@ -1,5 +1,11 @@
 """The pool that runs lookups and answers off the request threads, and drains on shutdown.
 
+A job that would wait for work another job is doing (a Qualys fetch of the same execution) does not hold
+its thread meanwhile, if it is `resumable` (nothing it did so far must not be done twice): it is set aside
+and run again, from the start, when that work is done, and then given that work's result. So in a storm
+the threads are not all taken by people waiting for the first few fetches while the next execution's
+first lookup waits for a thread.
+
 Work that a job hands on (an unfurl's first step submits one delivery per link) is accepted while
 the pool drains, so every acknowledged request is finished; only after the drain, or when the grace
 period runs out, does the pool refuse new work.
@@ -11,8 +17,10 @@ import contextvars
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -20,70 +28,140 @@ log = logging.getLogger(__name__)
 # Platforms give a stopping process about 30 s (Heroku, Kubernetes' default) before they kill it.
 SHUTDOWN_GRACE_SECONDS = 25.0
 
+_here = threading.local()  # .resumable: the job running on this thread may be set aside and run again
+_resumed_from: contextvars.ContextVar[Future[Any] | None] = contextvars.ContextVar("qflow_resumed", default=None)
+
+
+class Deferred(BaseException):
+    """Raised in a resumable job that would wait for `future`: the pool runs the job again once it is done.
+    (Not an Exception: the job's own handlers must let it through, as they do for a KeyboardInterrupt.)"""
+
+    def __init__(self, future: Future[Any]) -> None:
+        super().__init__()
+        self.future = future
+
+
+def resumable(job: Callable[..., Any]) -> Callable[..., Any]:
+    """`job`, marked as one the pool may set aside and run again from the start: only for jobs that do
+    nothing before their lookups that must not be done twice."""
+
+    def run(*args: Any) -> None:
+        before = getattr(_here, "resumable", False)
+        _here.resumable = True
+        try:
+            job(*args)
+        finally:
+            _here.resumable = before
+
+    return run
+
+
+def may_defer() -> bool:
+    """True on a pool thread running a resumable job (outside `not_deferred`)."""
+    return bool(getattr(_here, "resumable", False))
+
+
+@contextmanager
+def not_deferred() -> Iterator[None]:
+    """Within: waits are waited (a fetch that others wait for must not be abandoned half-way)."""
+    before = getattr(_here, "resumable", False)
+    _here.resumable = False
+    try:
+        yield
+    finally:
+        _here.resumable = before
+
+
+Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...]]
+
+
+def resumed_from() -> Future[Any] | None:
+    """The work whose end this run of a job was resumed for (None on a first run)."""
+    return _resumed_from.get()
+
 
 class WorkPool:
-    """A bounded pool of worker threads that knows how much work is pending."""
+    """A fixed pool of worker threads, all started with it (started on demand, the first requests of a
+    storm each started one, and a request thread starting a thread waits until the new one has run: an
+    ack kept waiting for the interpreter behind every busy thread). It knows how much work is pending;
+    a job run again after a wait goes before the jobs queued meanwhile (it was asked for first)."""
 
-    def __init__(self, workers: int, name: str = "qflow-work", *, prestart: bool = False) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._idle = threading.Condition()
-        self._pending = 0
-        self._closed = False
-        if prestart:
-            self._prestart(workers)
-
-    def _prestart(self, workers: int) -> None:
-        """Start every worker thread now. Left to the executor, the first requests of a storm each start
-        one, and a request thread starting a thread waits until the new one has run: an ack kept
-        waiting for the interpreter behind every busy thread."""
-        everyone = threading.Barrier(workers + 1)
-        for _ in range(workers):  # each busy until all are started, so none is reused for the next
-            self._executor.submit(everyone.wait, 10)
-        everyone.wait(10)
+    def __init__(self, workers: int, name: str = "qflow-work") -> None:
+        self._lock = threading.Lock()
+        self._job_ready = threading.Condition(self._lock)  # the workers wait here
+        self._all_done = threading.Condition(self._lock)  # drain() waits here
+        self._jobs: deque[Job] = deque()
+        self._pending = 0  # submitted and not finished: queued, running or set aside
+        self._closed = False  # no new work (after a drain)
+        for n in range(workers):
+            threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True).start()
 
     def submit(self, job: Callable[..., Any], *args: Any) -> bool:
         """Run `job(*args)` on a worker; False once the pool is closed (after a drain)."""
-        with self._idle:
+        # The job runs in a copy of the submitter's context: its log lines name the request.
+        context = contextvars.copy_context()
+        with self._lock:
             if self._closed:
                 log.warning("not starting new work: the app has stopped")
                 return False
             self._pending += 1
-        try:
-            # The job runs in a copy of the submitter's context: its log lines name the request.
-            self._executor.submit(contextvars.copy_context().run, self._run, job, args)
-        except RuntimeError:
-            self._done()
-            log.warning("not starting new work: the app has stopped")
-            return False
+            self._jobs.append((context, job, args))
+            self._job_ready.notify()
         return True
 
     @property
     def pending(self) -> int:
-        with self._idle:
+        with self._lock:
             return self._pending
 
     def drain(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> bool:
         """Wait until every job, and every job they hand on, has finished (at most `grace` seconds),
         then refuse new work. True when nothing was left unfinished."""
         deadline = time.monotonic() + grace
-        with self._idle:
-            finished = self._idle.wait_for(lambda: self._pending == 0, timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            finished = self._all_done.wait_for(lambda: self._pending == 0, timeout=max(0.0, deadline - time.monotonic()))
             self._closed = True
             left = self._pending
+            self._pending -= len(self._jobs)  # never started: dropped
+            self._jobs.clear()
+            self._job_ready.notify_all()  # the workers end
         if not finished:
             log.warning("stopping with %d unfinished jobs after the %g s grace period", left, grace)
-        self._executor.shutdown(wait=False, cancel_futures=True)
         return finished
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._job_ready.wait_for(lambda: self._jobs or self._closed)
+                if not self._jobs:
+                    return  # closed
+                context, job, args = self._jobs.popleft()
+            context.run(self._run, job, args)
 
     def _run(self, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             job(*args)
+        except Deferred as wait:  # still pending: run again when the work it waits for is done
+            context = contextvars.copy_context()
+            wait.future.add_done_callback(lambda done: self._resume(done, context, job, args))
+            return
         except Exception:
             log.exception("background work failed")
-        finally:
-            self._done()
+        self._finished()
 
-    def _done(self) -> None:
-        with self._idle:
+    def _finished(self) -> None:
+        with self._lock:
             self._pending -= 1
-            self._idle.notify_all()
+            if self._pending == 0:
+                self._all_done.notify_all()
+
+    def _resume(self, done: Future[Any], context: contextvars.Context, job: Callable[..., Any],
+                args: tuple[Any, ...]) -> None:
+        context.run(_resumed_from.set, done)
+        with self._lock:
+            if not self._closed:
+                self._jobs.appendleft((context, job, args))
+                self._job_ready.notify()
+                return
+        log.warning("not resuming work: the app has stopped")  # its grace period is over
+        self._finished()

@@ -20,7 +20,7 @@ from ..render import BadButtonValue, CardState, SlackMessage, parse_state
 from ..render.blocks import HIDE, NEXT, OPEN, PREVIOUS, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, UNWATCH
 from ..render.messages import render_found_nothing, render_too_many, stale_button
 from ..render.refusals import render_post_refused
-from ..work import WorkPool
+from ..work import WorkPool, resumable
 from .access import Access
 from .destinations import ChannelMessage, Destination, ResponseUrl, Unfurl, ephemeral_sender, send_safely
 from .follow import CardFollower
@@ -62,7 +62,10 @@ class Answers:
                                               refresh_seconds=settings.tuning.refresh_seconds)
 
     def _submit(self, job: Callable[..., Any], *args: Any) -> None:
-        self._pool.submit(gated(job), *args)  # run once the request's claim holds (bot/slack/once.py)
+        """Run `job` on the pool once the request's claim holds (bot/slack/once.py). Jobs wrapped in
+        `resumable` (nothing done before their lookups must not be done twice) do not hold a thread while
+        they wait for a fetch another job started: they run again when it ends."""
+        self._pool.submit(gated(job), *args)
 
     def record_command(self, *, user: str | None, channel: str | None, outcome: str) -> None:
         """Audit a command answered in its ack (help, usage, a malformed id)."""
@@ -79,7 +82,7 @@ class Answers:
             if self._access.allowed(asker, [state.execution_id], destination.send):
                 self._follower.deliver(state, destination, follow=True, asker=asker)
 
-        self._submit(answer)
+        self._submit(resumable(answer))
 
     def answer_watch(self, verb: str, execution_id: str | None, response_url: str, asker: Asker) -> None:
         """`/qflow watch <id>`, `unwatch <id>` or `watches`, answered privately after the ack."""
@@ -111,7 +114,7 @@ class Answers:
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
-        self._submit(self._answer_unfurl, event, shared)
+        self._submit(resumable(self._answer_unfurl), event, shared)
 
     def _answer_unfurl(self, event: Mapping[str, Any], shared: bool | None) -> None:
         found: list[tuple[str, str]] = []
@@ -142,7 +145,7 @@ class Answers:
             destination = Unfurl(self._client, url, channel=channel, ts=text(event, "message_ts"),
                                  unfurl_id=text(event, "unfurl_id"), source=source)
             state = CardState(execution_id, private=False, compact=True)
-            self._submit(functools.partial(self._follower.deliver, state, destination, follow=True, asker=asker))
+            self._submit(resumable(functools.partial(self._follower.deliver, state, destination, follow=True, asker=asker)))
 
     def answer_message(self, words: str, thread_ts: str | None, asker: Asker, *, mention: bool = False) -> None:
         """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
@@ -212,7 +215,7 @@ class Answers:
             followed = self._follower.find(destination.key) if destination.key else None
             self._follower.deliver(state, destination, fresh=action_id == REFRESH, followed=followed, asker=asker)
 
-        self._submit(answer)
+        self._submit(resumable(answer))
 
     def _answer_found(self, found: list[Found], thread_ts: str | None, asker: Asker) -> None:
         channel = asker.channel or ""
