@@ -8,8 +8,12 @@ p50/p99, time to the first answer p50/p99, answers per second, lost answers, ups
 the most any execution took per freshness window), Slack Web API calls, peak RSS; then ours/floor and
 ours/naive ratios against the targets. Writes it all to BENCHMARKS.md.
 
+Threads or asyncio: `--apps floor,threads,async,ours --section models` adds two lean apps that do our
+answer path and nothing else (benchmarks/storm_apps/lean.py), one on threads (Bolt App, waitress) and one on
+asyncio (Bolt AsyncApp on uvicorn), and writes their table to a section of its own.
+
 Usage: .venv/bin/python -m benchmarks.storm [--requests 600] [--latency 0.3,1] [--in-flight 10,50,200]
-       [--apps floor,naive,ours,ours-2] [--repeat 3] [--out BENCHMARKS.md]
+       [--apps floor,naive,ours,ours-2] [--repeat 3] [--out BENCHMARKS.md] [--section storm]
 """
 
 from __future__ import annotations
@@ -57,9 +61,12 @@ CHANNELS = 8  # the incident channels the links are pasted in
 SLACK_ACK_SECONDS = 3.0  # later than this, Slack tells the person the app did not answer
 ANSWER_TIMEOUT = 60.0  # an answer later than this is counted lost
 RUNNING_CACHE_SECONDS = 10.0  # QFLOW_CACHE_RUNNING_SECONDS' default: a running execution's freshness window
-APPS = ("floor", "naive", "ours", "ours-2")
+APPS = ("floor", "naive", "ours", "ours-2")  # the default run
+RIVALS = (*APPS, "threads", "async")
 LABELS = {"floor": "floor (Bolt, ack only)", "naive": "naive (fetch in the listener)", "ours": "ours, 1 process",
-          "ours-2": "ours, 2 workers + Redis"}
+          "ours-2": "ours, 2 workers + Redis", "threads": "lean, threads (Bolt App, waitress)",
+          "async": "lean, asyncio (AsyncApp, uvicorn)"}
+MODULES = {"floor": "floor", "naive": "naive", "threads": "threads", "async": "asynchronous"}  # storm_apps
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -190,8 +197,8 @@ def most_per_window(qualys: FakeQualys, ids: list[str], since: int) -> float:
 
 
 def start(name: str, env: dict[str, str], redis: RedisServer) -> AbstractContextManager[RunningApp]:
-    if name in ("floor", "naive"):  # benchmarks/storm_apps, started as their own processes like ours
-        return run_app(env, str(free_port()), module=f"benchmarks.storm_apps.{name}")
+    if name in MODULES:  # benchmarks/storm_apps, started as their own processes like ours
+        return run_app(env, str(free_port()), module=f"benchmarks.storm_apps.{MODULES[name]}")
     if name == "ours-2":
         return run_app({**env, "WEB_CONCURRENCY": "2", "REDIS_URL": redis.url})
     return run_app(env)
@@ -250,7 +257,7 @@ def verdicts(runs: list[Run]) -> list[str]:
     by = {(r.app, r.latency, r.in_flight): r for r in runs}
     lines = []
     for (name, latency, n), run in sorted(by.items()):
-        if not name.startswith("ours"):
+        if name in ("floor", "naive"):  # the yardsticks; ours and the lean apps are checked against them
             continue
         f, label = run.figures, f"{LABELS[name]}, Qualys {latency:g} s, {n} in flight"
         floor, naive = by.get(("floor", latency, n)), by.get(("naive", latency, n))
@@ -285,9 +292,11 @@ def main() -> None:
     parser.add_argument("--running", type=int, default=2, help="how many of them are still running")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each cell (medians reported)")
     parser.add_argument("--out", default="BENCHMARKS.md", help="where the table goes ('-': nowhere)")
+    parser.add_argument("--section", default="storm", choices=sorted(SECTIONS),
+                        help="the part of --out it replaces: storm (the default run) or models (threads or asyncio)")
     args = parser.parse_args()
     apps = tuple(a for a in args.apps.split(",") if a)
-    assert set(apps) <= set(APPS), f"--apps takes {', '.join(APPS)}"
+    assert set(apps) <= set(RIVALS), f"--apps takes {', '.join(RIVALS)}"
     latencies = tuple(float(x) for x in args.latency.split(","))
     levels = tuple(int(x) for x in args.in_flight.split(","))
     print(HEADER, flush=True)
@@ -302,7 +311,7 @@ def main() -> None:
     text = "\n".join([header, "", LEGEND, "", HEADER, *map(row, runs), "", "Targets:", "", *verdicts(runs)])
     print("\n".join(["", *verdicts(runs)]))
     if args.out != "-":
-        write_section(ROOT / args.out, text)
+        write_section(ROOT / args.out, text, args.section)
         print(f"written to {args.out}")
 
 
@@ -313,15 +322,19 @@ Acks late or refused: later than 3 s (Slack would have told the person the app d
 not a 200 (Bolt answers 404 when a listener has not acknowledged within 3 s). Lost: no answer within 60 s. Most
 per window: the most execution-details calls any one execution took per freshness window (1 for a finished
 run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests."""
-BEGIN, END = "<!-- storm: written by python -m benchmarks.storm -->", "<!-- /storm -->"
+SECTIONS = {
+    "storm": "The incident storm (`python -m benchmarks.storm`)",
+    "models": "Threads or asyncio (`python -m benchmarks.storm --apps floor,threads,async,ours --section models`)",
+}
 
 
-def write_section(path: Path, text: str) -> None:
-    """The storm's section of `path`, replaced (what else the file says is kept)."""
-    section = f"{BEGIN}\n## The incident storm (`python -m benchmarks.storm`)\n\n{text}\n{END}"
+def write_section(path: Path, text: str, name: str = "storm") -> None:
+    """The section `name` of `path`, replaced (what else the file says is kept)."""
+    begin, end = f"<!-- {name}: written by python -m benchmarks.storm -->", f"<!-- /{name} -->"
+    section = f"{begin}\n## {SECTIONS[name]}\n\n{text}\n{end}"
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + section + old[old.index(END) + len(END):]
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + section + old[old.index(end) + len(end):]
     else:
         new = old.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(new)

@@ -43,7 +43,10 @@ def current_context() -> Mapping[str, str]:
     return _context.get()
 
 MASK = "***"
-LIBRARY_LOGGERS = ("slack_sdk", "slack_bolt", "waitress", "urllib3", "websocket", "websockets", "asyncio")
+# slack_sdk's clients compare their own logger's level (not the level it inherits) with DEBUG before they
+# format each request's whole body into a debug line: their loggers get the level themselves.
+LIBRARY_LOGGERS = ("slack_sdk", "slack_sdk.web.base_client", "slack_sdk.webhook.client", "slack_bolt", "waitress",
+                   "urllib3", "websocket", "websockets", "asyncio")
 QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore")  # a line per request at INFO
 # waitress warns "Task queue depth is N" for every request a burst queues: a line per request exactly
 # when lines cost most (an incident storm); qflow_ack_seconds in /metrics shows the queueing instead.

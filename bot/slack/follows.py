@@ -48,6 +48,7 @@ class Follow:
     version: str = field(default_factory=lambda: uuid.uuid4().hex)
     watcher: str | None = None  # a watch (`/qflow watch`): who started it; a thread reply when the run ends
     since: float | None = None
+    stored: str | None = field(default=None, compare=False, repr=False)  # the record as last read or written
 
     def record(self) -> str:
         return json.dumps({"state": self.state.to_value(), "destination": self.destination.describe(),
@@ -189,16 +190,23 @@ class Follows:
     def add(self, follow: Follow) -> None:
         """Follow a card (a newer card of the same message replaces the older); this replica refreshes it."""
         follow.due = self._clock() + self.interval
-        self._store.put(KIND, follow.key, follow.record())
+        follow.stored = follow.record()
+        self._store.put(KIND, follow.key, follow.stored)
         with self._lock:
             self._added += 1
         self._store.lease(self._lease(follow.key), self.owner, self.interval * LEASE_INTERVALS)
         self._wake.set()
 
-    def update(self, follow: Follow) -> None:
-        """Keep following, now showing what the reader chose through the newest destination."""
+    def update(self, follow: Follow) -> bool:
+        """Keep following, now showing what the reader chose through the newest destination; False (and
+        nothing written) when the card stopped being followed meanwhile (unwatched, or its run ended): a
+        stopped watch is never brought back."""
         follow.version = uuid.uuid4().hex
-        self._store.put(KIND, follow.key, follow.record())
+        record = follow.record()
+        if follow.stored is None or not self._store.replace(KIND, follow.key, follow.stored, record):
+            return False
+        follow.stored = record
+        return True
 
     def remove(self, key: str) -> None:
         self._store.delete(KIND, key)
@@ -206,12 +214,18 @@ class Follows:
 
     def find(self, key: str) -> Follow | None:
         raw = self._store.get(KIND, key)
-        return self._restore(key, raw) if raw else None
+        return self._stored(key, raw) if raw else None
+
+    def _stored(self, key: str, raw: str) -> Follow | None:
+        follow = self._restore(key, raw)
+        if follow is not None:
+            follow.stored = raw
+        return follow
 
     def all(self) -> list[Follow]:
         found = []
         for key, raw in self._store.items(KIND).items():
-            follow = self._restore(key, raw)
+            follow = self._stored(key, raw)
             if follow is None:
                 log.info("dropping a followed card this version cannot read")
                 self._store.delete(KIND, key)
@@ -279,12 +293,13 @@ class Follows:
         try:
             current = self._store.get(KIND, follow.key)
             stored = self._restore(follow.key, current) if current else None
-            if stored is None or stored.version != follow.version:
+            if current is None or stored is None or stored.version != follow.version:
                 pass  # removed (unwatched) or changed (a click, a newer card) meanwhile: that stands
             elif again:
                 follow.due = self._clock() + self.interval
-                self._store.put(KIND, follow.key, follow.record())
-                self._store.lease(self._lease(follow.key), self.owner, self.interval * LEASE_INTERVALS)
+                # Only over the record just read: one removed (unwatched) or changed since is not written back.
+                if self._store.replace(KIND, follow.key, current, follow.record()):
+                    self._store.lease(self._lease(follow.key), self.owner, self.interval * LEASE_INTERVALS)
             else:
                 self.remove(follow.key)
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import logging
 import os
 import select
 import ssl
@@ -78,25 +79,31 @@ class Connections:
         return response.status, response.msg, body
 
     def _borrow(self, key: Key, timeout: float, context: ssl.SSLContext | None) -> http.client.HTTPConnection:
-        now = self._clock()
+        """An idle connection to `key` that is still usable, or a new one. The lock is held only to take
+        one from the list: the check (a system call) is made outside it. (Held across it, every call in a
+        storm queued behind a holder that had let the interpreter go and was waiting to get it back.)"""
+        while (taken := self._take_idle(key)) is not None:
+            connection, since = taken
+            if self._clock() - since <= self._idle_seconds and not _closed_by_server(connection):
+                connection.timeout = timeout
+                if connection.sock is not None:
+                    connection.sock.settimeout(timeout)
+                return connection
+            connection.close()
         with self._lock:
-            if self._pid != os.getpid():  # a forked worker: the parent's connections are not ours to use
-                self._idle, self._pid = {}, os.getpid()
-            idle = self._idle.get(key, [])
-            while idle:
-                connection, since = idle.pop()
-                if now - since <= self._idle_seconds and not _closed_by_server(connection):
-                    connection.timeout = timeout
-                    if connection.sock is not None:
-                        connection.sock.settimeout(timeout)
-                    return connection
-                connection.close()
             self.opened += 1
         scheme, host, port = key
         if scheme == "https":
             return http.client.HTTPSConnection(host, port, timeout=timeout,
                                                context=context or ssl.create_default_context())
         return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def _take_idle(self, key: Key) -> tuple[http.client.HTTPConnection, float] | None:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked worker: the parent's connections are not ours to use
+                self._idle, self._pid = {}, os.getpid()
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
 
     def _give_back(self, key: Key, connection: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -128,6 +135,7 @@ def _closed_by_server(connection: http.client.HTTPConnection) -> bool:
 
 
 SLACK_CONNECTIONS = Connections()  # one set for the process: every client to Slack shares it
+_WEBHOOK_LOG = logging.getLogger("slack_sdk.webhook.client")  # the logger slack_sdk would ask for
 
 
 class KeptAliveWebClient(WebClient):
@@ -147,9 +155,11 @@ class KeptAliveWebClient(WebClient):
 
 
 class KeptAliveWebhookClient(WebhookClient):
-    """slack_sdk's WebhookClient (response_url) over kept-alive connections."""
+    """slack_sdk's WebhookClient (response_url) over kept-alive connections. One is made per answer: given
+    a logger, slack_sdk does not ask `logging.getLogger` (which takes logging's module-wide lock) each time."""
 
     def __init__(self, *args: Any, connections: Connections = SLACK_CONNECTIONS, **kwargs: Any) -> None:
+        kwargs.setdefault("logger", _WEBHOOK_LOG)
         super().__init__(*args, **kwargs)
         self._connections = connections
 

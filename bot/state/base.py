@@ -33,6 +33,12 @@ class Store(Protocol):
         """Remember `value` under (`kind`, `key`), for `ttl` seconds or until deleted."""
         ...
 
+    def replace(self, kind: str, key: str, old: str, new: str) -> bool:
+        """Put `new` under (`kind`, `key`) only if `old` is still there (its expiry kept); False when the
+        value has changed or is gone meanwhile: a read-then-write that must not bring back what another
+        thread or replica removed in between."""
+        ...
+
     def get(self, kind: str, key: str) -> str | None:
         ...
 

@@ -50,6 +50,15 @@ class MemoryStore:
         with self._lock:
             self._values[(kind, key)] = (value, None if ttl is None else self._clock() + ttl)
 
+    def replace(self, kind: str, key: str, old: str, new: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            found = self._values.get((kind, key))
+            if found is None or found[0] != old or (found[1] is not None and found[1] <= now):
+                return False
+            self._values[(kind, key)] = (new, found[1])
+            return True
+
     def get(self, kind: str, key: str) -> str | None:
         now = self._clock()
         with self._lock:

@@ -14,6 +14,8 @@ TIMEOUT_SECONDS = 0.5
 _RENEW = "local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] then " \
          "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0"
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+_REPLACE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') " \
+           "return 1 end return 0"  # KEEPTTL: Redis 6.0 and newer
 
 
 def _ms(seconds: float) -> int:
@@ -34,6 +36,7 @@ class RedisStore:
             raise StateError(f"REDIS_URL is not a Redis URL ({error}): use redis://host:port/0 or rediss://…") from None
         self._renew: Any = self._redis.register_script(_RENEW)
         self._release: Any = self._redis.register_script(_RELEASE)
+        self._replace: Any = self._redis.register_script(_REPLACE)
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
@@ -49,6 +52,9 @@ class RedisStore:
 
     def put(self, kind: str, key: str, value: str, ttl: float | None = None) -> None:
         self._redis.set(f"{PREFIX}kv:{kind}:{key}", value, px=None if ttl is None else _ms(ttl))
+
+    def replace(self, kind: str, key: str, old: str, new: str) -> bool:
+        return bool(self._replace(keys=[f"{PREFIX}kv:{kind}:{key}"], args=[old, new]))
 
     def get(self, kind: str, key: str) -> str | None:
         value = self._redis.get(f"{PREFIX}kv:{kind}:{key}")

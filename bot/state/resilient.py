@@ -83,6 +83,9 @@ class ResilientStore:
     def put(self, kind: str, key: str, value: str, ttl: float | None = None) -> None:
         self._call("put", kind, key, value, ttl)
 
+    def replace(self, kind: str, key: str, old: str, new: str) -> bool:
+        return bool(self._call("replace", kind, key, old, new))
+
     def get(self, kind: str, key: str) -> str | None:
         value = self._call("get", kind, key)
         return value if isinstance(value, str) else None

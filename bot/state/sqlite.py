@@ -141,6 +141,10 @@ class SqliteStore:
         self._write("INSERT INTO kv (kind, key, value, expires) VALUES (?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE"
                   " SET value = excluded.value, expires = excluded.expires", (kind, key, value, expires))
 
+    def replace(self, kind: str, key: str, old: str, new: str) -> bool:
+        return self._write("UPDATE kv SET value = ? WHERE kind = ? AND key = ? AND value = ? AND (expires IS NULL OR"
+                           " expires > ?)", (new, kind, key, old, self._clock())).rowcount == 1
+
     def get(self, kind: str, key: str) -> str | None:
         row = self._run("SELECT value FROM kv WHERE kind = ? AND key = ? AND (expires IS NULL OR expires > ?)",
                         (kind, key, self._clock())).fetchone()

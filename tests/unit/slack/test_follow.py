@@ -250,3 +250,51 @@ def test_a_card_added_while_another_slot_is_counted_is_not_missed(adds_while_rea
         assert other.result(5) is False
     assert store.reads == adds_while_read + 1  # read again after each card added meanwhile
     scheduled.stop()
+
+
+def test_a_card_stopped_while_it_is_being_refreshed_stays_stopped():
+    """A refresh reads the card's record, then writes it back with its next due time; an unwatch (or a
+    Stop watching click) landing in between must not be undone by that write (seen as a watch listed
+    again after its Stop)."""
+
+    class StopLandsMidway(MemoryStore):
+        armed = False
+
+        def get(self, kind, key):
+            value = super().get(kind, key)
+            if self.armed and kind == "follow":
+                self.armed = False
+                scheduled.remove(key)  # another thread's stop, between the refresh's read and its write
+            return value
+
+    store = StopLandsMidway()
+    scheduled = follows(store)
+    watched = card("8.1")
+    scheduled.add(watched)
+    store.armed = True
+    scheduled._run_tick(watched)  # the tick says "keep following"
+    assert scheduled.find(watched.key) is None and len(scheduled) == 0
+    kept = card("8.2")
+    scheduled.add(kept)
+    scheduled._run_tick(kept)  # nothing landed meanwhile: written back, due again later
+    assert scheduled.find(kept.key) is not None
+    scheduled.stop()
+
+
+def test_a_click_on_a_card_stopped_meanwhile_does_not_follow_it_again():
+    scheduled = follows()
+    scheduled.add(card("8.3"))
+    found = scheduled.find("msg:C0CHAN:8.3")
+    assert found is not None
+    scheduled.remove(found.key)  # unwatched while the click was answered
+    found.state = CardState(EID, "steps")
+    assert scheduled.update(found) is False and scheduled.find(found.key) is None
+    scheduled.add(card("8.4"))
+    again = scheduled.find("msg:C0CHAN:8.4")
+    assert again is not None
+    again.state = CardState(EID, "steps")
+    assert scheduled.update(again) is True
+    updated = scheduled.find(again.key)
+    assert updated is not None and updated.state.view == "steps"
+    assert scheduled.update(again) is True  # its own write is the record it now replaces
+    scheduled.stop()

@@ -289,3 +289,32 @@ def test_the_connections_of_threads_that_ended_are_closed(tmp_path):
     assert len(store._connections) <= 2  # this thread's, and at most the last ended one's before it
     assert not store.claim("k19", 60)  # what the ended threads wrote is kept
     store.close()
+
+
+def test_a_value_is_replaced_only_over_what_was_read(store):
+    store.put("follow", "k", "one")
+    assert store.replace("follow", "k", "one", "two") is True and store.get("follow", "k") == "two"
+    assert store.replace("follow", "k", "one", "three") is False and store.get("follow", "k") == "two"
+    store.delete("follow", "k")
+    assert store.replace("follow", "k", "two", "back") is False and store.get("follow", "k") is None
+    assert store.replace("follow", "never", "x", "y") is False and store.get("follow", "never") is None
+
+
+@pytest.mark.parametrize("make", ["memory", "sqlite"])
+def test_a_replaced_value_keeps_its_expiry(make, tmp_path):
+    clock = Clock()
+    store: Store = MemoryStore(clock) if make == "memory" else SqliteStore(str(tmp_path / "s.sqlite3"), clock=clock)
+    store.put("k", "a", "one", ttl=60)
+    clock.now += 30
+    assert store.replace("k", "a", "one", "two")
+    clock.now += 31
+    assert store.get("k", "a") is None and not store.replace("k", "a", "two", "three")
+    store.close()
+
+
+def test_redis_keeps_the_expiry_of_a_replaced_value(redis_server):
+    redis_server.flush()
+    store = RedisStore(redis_server.url)
+    store.put("k", "a", "one", ttl=60)
+    assert store.replace("k", "a", "one", "two") and 0 < store._redis.pttl("qflow:kv:k:a") <= 60_000
+    store.close()
