@@ -117,37 +117,6 @@ def test_an_idle_connection_with_something_to_read_is_taken_for_closed():
     assert _closed_by_server(connection)  # no socket at all
 
 
-def test_no_call_waits_for_another_s_readability_check(monkeypatch):
-    """The check of an idle connection (a system call) is made outside the lock: held across it, every call
-    in a storm queued behind a holder waiting to get the interpreter back."""
-    checking, go_on = threading.Event(), threading.Event()
-
-    def slow_check(connection: http.client.HTTPConnection) -> bool:
-        checking.set()
-        go_on.wait(10)
-        return False
-
-    monkeypatch.setattr("bot.slack.keepalive._closed_by_server", slow_check)
-    connections, key = Connections(), ("http", "127.0.0.1", 9)
-    idle = [http.client.HTTPConnection("127.0.0.1", 9) for _ in range(2)]
-    for connection in idle:
-        connections._give_back(key, connection)
-    borrowed: list[http.client.HTTPConnection] = []
-    borrower = threading.Thread(target=lambda: borrowed.append(connections._borrow(key, 5, None)), daemon=True)
-    borrower.start()
-    try:
-        assert checking.wait(10)  # the borrower is checking the connection it took
-        other = threading.Thread(target=connections._give_back, args=(key, http.client.HTTPConnection("127.0.0.1", 9)),
-                                 daemon=True)
-        other.start()
-        other.join(5)
-        assert not other.is_alive()  # another call's give-back did not wait for that check
-    finally:
-        go_on.set()
-        borrower.join(10)
-    assert borrowed == [idle[1]]
-
-
 def test_a_webhook_client_per_answer_asks_logging_for_no_logger(monkeypatch):
     import logging
 
