@@ -45,13 +45,23 @@ def reserve_calls(reserve: str, limit: int | None) -> int:
 
 
 class RateBudget:
-    """Reads the rate-limit headers of every Qualys answer; says whether background work may call now."""
+    """Reads the rate-limit headers of every Qualys answer; says whether background work may call now.
 
-    def __init__(self, store: Store, reserve: str = DEFAULT_RESERVE, *, clock: Callable[[], float] = time.time) -> None:
+    With `defer` (a pool's submit), what an answer says is written to the store after the lookup that got
+    it, not inside it: in a storm the store's writes queue (claims, followed cards), and a lookup waiting
+    for its turn to note the figures kept its answer waiting (the last of a burst's fetches ended 200 ms
+    after Qualys answered it). Figures seen meanwhile are written once, the latest. A 429's wait is written
+    at once: the other lookups, here and in other replicas, must not call before it is over."""
+
+    def __init__(self, store: Store, reserve: str = DEFAULT_RESERVE, *, clock: Callable[[], float] = time.time,
+                 defer: Callable[[Callable[[], None]], object] | None = None) -> None:
         self._store = store
         self._reserve = reserve
         self._clock = clock
-        self._lock = threading.Lock()
+        self._defer = defer
+        self._lock = threading.Lock()  # guards `_unwritten`, briefly
+        self._writing = threading.Lock()  # one read-merge-write of the store's figures at a time
+        self._unwritten: Seen | None = None  # seen here, not yet in the store
         self._paused_logged = False
 
     def _read(self) -> Seen:
@@ -76,14 +86,33 @@ class RateBudget:
             return
         now = self._clock()
         with self._lock:
-            seen = self._read()
+            scheduled = self._unwritten is not None
+            seen = self._unwritten or Seen()
             seen.limit = limit if limit is not None else seen.limit
             seen.window = window if window is not None else seen.window
             seen.remaining = remaining if remaining is not None else seen.remaining
             seen.seen_at = now
             if wait is not None:
                 seen.wait_until = max(seen.wait_until, now + min(wait, MAX_WAIT_SECONDS))
-            ttl = max(float(seen.window or 3600), seen.wait_until - now, 1.0)
+            self._unwritten = seen
+        # A 429 at once; else one write for what is seen until the pool runs it (False: it has stopped).
+        if wait is not None or self._defer is None or (not scheduled and self._defer(self._write) is False):
+            self._write()
+
+    def _write(self) -> None:
+        """The figures seen here since the last write, merged into the store's (a 429's wait kept)."""
+        with self._writing:
+            with self._lock:
+                mine, self._unwritten = self._unwritten, None
+            if mine is None:
+                return
+            seen = self._read()
+            seen.limit = mine.limit if mine.limit is not None else seen.limit
+            seen.window = mine.window if mine.window is not None else seen.window
+            seen.remaining = mine.remaining if mine.remaining is not None else seen.remaining
+            seen.seen_at = mine.seen_at
+            seen.wait_until = max(seen.wait_until, mine.wait_until)
+            ttl = max(float(seen.window or 3600), seen.wait_until - mine.seen_at, 1.0)
             self._store.put(KIND, KEY, json.dumps(asdict(seen)), ttl=ttl)
 
     def wait_left(self) -> float:

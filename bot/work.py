@@ -86,7 +86,8 @@ class WorkPool:
     ack kept waiting for the interpreter behind every busy thread). It knows how much work is pending;
     a job run again after a wait goes before the jobs queued meanwhile (it was asked for first)."""
 
-    def __init__(self, workers: int, name: str = "qflow-work") -> None:
+    def __init__(self, workers: int, name: str = "qflow-work", *, prepare: Callable[[], object] | None = None) -> None:
+        self._prepare = prepare  # run first on each worker thread (opens its connections while nothing waits)
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # the workers wait here
         self._all_done = threading.Condition(self._lock)  # drain() waits here
@@ -130,6 +131,11 @@ class WorkPool:
         return finished
 
     def _work(self) -> None:
+        if self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:
+                log.warning("a worker could not prepare (its first job will)", exc_info=True)
         while True:
             with self._lock:
                 self._job_ready.wait_for(lambda: self._jobs or self._closed)

@@ -63,7 +63,7 @@ class CardFollower:
         `destination` (a card shared with a channel: the error is for the sharer)."""
         user, channel = (asker.user, asker.channel) if asker else (None, None)
         may_follow = not followed and follow and self._follow_seconds(destination) > 0
-        reserved, left = False, 0.0
+        reserved, handed, left = False, False, 0.0
 
         def note(execution: Execution) -> str | None:
             # A slot is taken only for a run still going (a finished one never needs one).
@@ -90,11 +90,12 @@ class CardFollower:
                     followed.signature = _signature(lookup.execution)
                 self.follows.update(followed) if running else self.follows.remove(followed.key)
             elif reserved and delivered and running and destination.key and lookup is not None:
+                handed = True  # the slot becomes the card
                 self.follows.add(Follow(destination.key, state, destination, self._clock() + left, user, channel,
-                                        _signature(lookup.execution)))
+                                        _signature(lookup.execution)), slot=(user, channel))
             return delivered
         finally:
-            if reserved:
+            if reserved and not handed:
                 self.follows.release(user, channel)
 
     def tick(self, follow: Follow) -> bool:

@@ -30,6 +30,7 @@ MAX_FOLLOWED = 500
 MAX_PER_PERSON = 10
 MAX_PER_CHANNEL = 25
 KIND = "follow"
+Facts = tuple[str | None, str | None, bool]  # a followed card's user, channel, and whether it is a watch
 LEASE_INTERVALS = 2.0  # a lease lapses after this many refresh intervals without a refresh
 
 
@@ -97,7 +98,8 @@ class Follows:
         self._lock = threading.Lock()
         self._running: set[str] = set()  # refreshes this replica has under way
         self._reserved: Counter[str] = Counter()  # slots promised to cards being sent now
-        self._facts: LRUCache[str, tuple[str | None, str | None, bool]] = LRUCache(max(64, 4 * most))
+        self._handing: Counter[str] = Counter()  # keys of cards in the store whose slot is still reserved
+        self._facts: LRUCache[str, Facts] = LRUCache(max(64, 4 * most))
         self._facts_lock = threading.Lock()
         self._added = 0  # cards this replica has added: a count read outside the lock is checked against it
         self._wake = threading.Event()
@@ -111,7 +113,7 @@ class Follows:
     def reserve(self, user: str | None, channel: str | None) -> bool:
         """A slot for one more card of `user` in `channel`, if the caps allow; release() it when done."""
 
-        def decide(follows: list[tuple[str | None, str | None, bool]]) -> bool:
+        def decide(follows: list[Facts]) -> bool:
             people = Counter(user for user, _, _ in follows)
             channels = Counter(channel for _, channel, _ in follows)
             total = len(follows) + self._reserved["*"]
@@ -126,7 +128,7 @@ class Follows:
     def reserve_watch(self, most: int) -> bool:
         """A slot for one more watch, while fewer than `most` are active (release_watch() it when done)."""
 
-        def decide(follows: list[tuple[str | None, str | None, bool]]) -> bool:
+        def decide(follows: list[Facts]) -> bool:
             if sum(1 for _, _, watched in follows if watched) + self._reserved["watch"] >= most:
                 return False
             self._reserved.update(["watch"])
@@ -135,9 +137,9 @@ class Follows:
         return self._counted(decide)
 
     def watch_count(self) -> int:
-        return sum(1 for _, _, watched in self._whose() if watched)
+        return sum(1 for _, _, watched in self._whose().values() if watched)
 
-    def _counted(self, decide: Callable[[list[tuple[str | None, str | None, bool]]], bool]) -> bool:
+    def _counted(self, decide: Callable[[list[Facts]], bool]) -> bool:
         """`decide` (under the lock) on the followed cards as the store has them, counting every card this
         replica added meanwhile. The store is read outside the lock, then read again if a card was added
         while it was read (a slot released after its card was added would otherwise be counted by
@@ -151,15 +153,20 @@ class Follows:
                 if self._stopped:
                     return False
                 if self._added == seen:
-                    return decide(follows)
+                    return decide(self._uncounted(follows))
         with self._lock:
-            return False if self._stopped else decide(self._whose())
+            return False if self._stopped else decide(self._uncounted(self._whose()))
 
-    def _whose(self) -> list[tuple[str | None, str | None, bool]]:
+    def _uncounted(self, follows: dict[str, Facts]) -> list[Facts]:
+        """The cards not counted yet (under the lock): one being added with its reserved slot counts as that
+        slot until add() gives it back."""
+        return [facts for key, facts in follows.items() if key not in self._handing]
+
+    def _whose(self) -> dict[str, Facts]:
         """(user, channel, watched) of each followed card, for the slot counts: each record is parsed once
         (a storm reserves a slot per card; parsing hundreds of records each time would cost milliseconds)."""
-        found = []
-        for raw in self._store.items(KIND).values():
+        found = {}
+        for key, raw in self._store.items(KIND).items():
             with self._facts_lock:
                 facts = self._facts.get(raw)
             if facts is None:
@@ -172,7 +179,7 @@ class Follows:
                          isinstance(watcher, str) and bool(watcher))
                 with self._facts_lock:
                     self._facts[raw] = facts
-            found.append(facts)
+            found[key] = facts
         return found
 
     def release_watch(self) -> None:
@@ -182,18 +189,33 @@ class Follows:
 
     def release(self, user: str | None, channel: str | None) -> None:
         with self._lock:
-            self._reserved.subtract(["*", f"u:{user}", f"c:{channel}"])
-            self._reserved = +self._reserved
+            self._release(user, channel)
+
+    def _release(self, user: str | None, channel: str | None) -> None:
+        self._reserved.subtract(["*", f"u:{user}", f"c:{channel}"])
+        self._reserved = +self._reserved
 
     # --- records ----------------------------------------------------------------------------------
 
-    def add(self, follow: Follow) -> None:
-        """Follow a card (a newer card of the same message replaces the older); this replica refreshes it."""
+    def add(self, follow: Follow, slot: tuple[str | None, str | None] | None = None) -> None:
+        """Follow a card (a newer card of the same message replaces the older); this replica refreshes it.
+        `slot`: the (user, channel) reserve() gave it a slot for; the slot becomes the card, given back the
+        moment the card is in the store, and never counted twice meanwhile (a storm's eleventh card from one
+        person was refused a slot while ten were free: the tenth, stored and still reserved, counted twice)."""
         follow.due = self._clock() + self.interval
         follow.stored = follow.record()
-        self._store.put(KIND, follow.key, follow.stored)
-        with self._lock:
-            self._added += 1
+        if slot is not None:
+            with self._lock:
+                self._handing[follow.key] += 1
+        try:
+            self._store.put(KIND, follow.key, follow.stored)
+        finally:
+            with self._lock:
+                self._added += 1
+                if slot is not None:
+                    self._handing[follow.key] -= 1
+                    self._handing = +self._handing
+                    self._release(*slot)
         self._store.lease(self._lease(follow.key), self.owner, self.interval * LEASE_INTERVALS)
         self._wake.set()
 

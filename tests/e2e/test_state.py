@@ -305,6 +305,9 @@ def test_mention_cards_are_followed_and_a_card_promises_following_only_with_a_sl
             [final] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.update"
                                                    and r.data.get("channel") == "C0MENTIONF"] or None)
             assert "✅" in json.dumps(final, ensure_ascii=False) and "Following" not in json.dumps(final)
+            # Its slot is given back just after its final card went: the ten below must not race that.
+            wait_until(lambda: app.http.get(app.url + "/metrics").text.count("qflow_followed_cards 0.0") == 1,
+                       "the finished card was never let go")
 
             # One person fills their ten slots; the eleventh card does not promise what will not happen.
             urls = []

@@ -82,3 +82,24 @@ def test_the_reserve(reserve, limit, calls):
 def test_a_bad_reserve_setting_is_named(bad):
     with pytest.raises(ConfigError, match="QFLOW_RATE_RESERVE"):
         load_settings({**BASE, "QFLOW_RATE_RESERVE": bad})
+
+
+def test_with_a_pool_the_figures_are_written_after_the_lookup_once_the_latest_and_a_429_at_once():
+    clock = Clock()
+    store = MemoryStore(clock)
+    later: list = []
+    budget = RateBudget(store, clock=clock, defer=later.append)
+    budget.observe("execution", "ok", 0.1, limits(250))
+    budget.observe("execution", "ok", 0.1, limits(249))
+    assert store.get("budget", "qualys") is None  # nothing written inside the lookups
+    assert len(later) == 1  # one write for both
+    later.pop()()
+    assert budget.snapshot().remaining == 249
+    budget.observe("execution", "ok", 0.1, limits(248))
+    budget.observe("execution", "rate_limited", 0.1, limits(0, **{"x-ratelimit-towait-sec": "30"}))
+    assert budget.wait_left() == 30 and budget.snapshot().remaining == 0  # the 429 did not wait for the pool
+    later.pop()()  # the write scheduled before it finds nothing left to write
+    assert budget.wait_left() == 30 and budget.snapshot().remaining == 0
+    other = RateBudget(store, clock=clock, defer=lambda job: False)  # a pool that has stopped: written at once
+    other.observe("execution", "ok", 0.1, limits(7))
+    assert budget.snapshot().remaining == 7 and budget.wait_left() == 30  # another replica's 429 is kept

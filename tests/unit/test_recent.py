@@ -40,3 +40,20 @@ def test_newest_first_each_once_at_most_keep_and_repeats_within_a_minute_not_wri
     assert store.puts == puts + 3 and recent.of("U0A")[0][:1] == (f"e{KEEP}",) and recent.of("U0A")[0][2] == now[0]
     recent.add("U0B", "e3", "card")  # another person: their own list
     assert [e for e, _, _ in recent.of("U0B")] == ["e3"]
+
+
+def test_with_a_pool_a_lookup_is_written_after_the_answer_and_the_newest_stays_first():
+    now = [1000.0]
+    store = CountingStore(lambda: now[0])
+    later: list = []
+    recent = RecentLookups(store, clock=lambda: now[0], defer=later.append)
+    recent.add("U0A", "e1", "card")
+    now[0] += 1
+    recent.add("U0A", "e2", "card")
+    assert store.puts == 0 and recent.of("U0A") == []  # nothing written before the answers went
+    later.pop()()  # the newer lookup's write runs first (pools do not promise an order)
+    later.pop()()
+    assert [e for e, _, _ in recent.of("U0A")] == ["e2", "e1"]
+    stopped = RecentLookups(store, clock=lambda: now[0], defer=lambda job: False)
+    stopped.add("U0A", "e3", "card")  # a pool that has stopped: written at once
+    assert [e for e, _, _ in recent.of("U0A")] == ["e3", "e2", "e1"]

@@ -100,3 +100,25 @@ def test_work_submitted_after_a_drain_is_refused():
     pool = WorkPool(1, "test")
     assert pool.drain(WAIT)
     assert pool.submit(lambda: pytest.fail("ran after the drain")) is False and pool.pending == 0
+
+
+def test_each_worker_prepares_before_its_first_job_and_one_that_cannot_still_works():
+    prepared: list[str] = []
+    ready = threading.Barrier(4)  # the three workers and this test
+
+    def prepare() -> None:
+        prepared.append(threading.current_thread().name)
+        ready.wait(WAIT)
+
+    pool = WorkPool(3, "test", prepare=prepare)
+    ready.wait(WAIT)  # every worker prepared, each on its own thread, before any job
+    assert sorted(prepared) == ["test_0", "test_1", "test_2"]
+    assert pool.drain(WAIT)
+
+    def cannot() -> None:
+        raise OSError("the state file is not there yet")
+
+    alone = WorkPool(1, "alone", prepare=cannot)
+    ran: list[str] = []
+    alone.submit(lambda: ran.append(threading.current_thread().name))
+    assert alone.drain(WAIT) and ran == ["alone_0"]
