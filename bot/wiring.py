@@ -226,7 +226,7 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
         find_workflows=lambda name: _require(qflow).find_workflows(name),
         workflow_name=lambda workflow: lookups.workflow_name(workflow),
         poll_seconds=settings.tuning.subscription_poll_seconds, reserve=settings.tuning.rate_reserve,
-        watch_load=lambda: follower.follows.watch_count() / settings.tuning.refresh_seconds)
+        watch_load=lambda: follower.follows.slots.watch_count() / settings.tuning.refresh_seconds)
     static_token = secret(settings.qualys.token)
     home = HomeTab(client=web, recent=recent, follower=follower, subscriptions=subscriptions, budget=budget,
                    metrics=metrics, token_until=lambda: jwt_expiry(static_token) if static_token else None,

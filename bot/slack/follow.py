@@ -73,7 +73,7 @@ class CardFollower:
             if followed:
                 left = followed.deadline - self._clock()
             elif may_follow:
-                reserved = self.follows.reserve(user, channel)
+                reserved = self.follows.slots.reserve(user, channel)
                 left = self._follow_seconds(destination) if reserved else 0.0
             return self._following_note(left) if left > 0 else None
 
@@ -96,7 +96,7 @@ class CardFollower:
             return delivered
         finally:
             if reserved and not handed:
-                self.follows.release(user, channel)
+                self.follows.slots.release(user, channel)
 
     def tick(self, follow: Follow) -> bool:
         """One refresh of a followed card; True to keep following."""

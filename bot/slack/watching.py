@@ -67,7 +67,7 @@ class Watching:
             self._cards.record(entry="watch", user=asker.user, channel=channel, outcome="finished",
                                execution_id=execution_id)
             return
-        if not self._follower.follows.reserve_watch(self._most):
+        if not self._follower.follows.slots.reserve_watch(self._most):
             say(render_watch_refused("limit", execution_id, most=self._most))
             return
         # The slot is given back before the asker is told: told first, they could start the next watch while
@@ -84,7 +84,7 @@ class Watching:
                 self._follower.follows.add(Follow(key, state, post, now + seconds, asker.user, channel,
                                                   watcher=asker.user, since=now))
         finally:
-            self._follower.follows.release_watch()
+            self._follower.follows.slots.release_watch()
         if not key:
             say(render_watch_refused("cannot_post", execution_id))
             return

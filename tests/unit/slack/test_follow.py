@@ -68,15 +68,15 @@ def test_a_newer_card_of_the_same_message_replaces_the_older():
 def test_slots_are_fair_per_person_per_channel_and_in_all():
     scheduled = follows(most=5, per_person=2, per_channel=3)
     for i, (user, channel) in enumerate([("U0A", "C1"), ("U0A", "C2"), ("U0B", "C1"), ("U0C", "C1")]):
-        assert scheduled.reserve(user, channel), (user, channel)
+        assert scheduled.slots.reserve(user, channel), (user, channel)
         scheduled.add(card(f"{i}.0", user, channel))
-        scheduled.release(user, channel)
-    assert not scheduled.reserve("U0A", "C3")  # that person has two
-    assert not scheduled.reserve("U0D", "C1")  # that channel has three
-    assert scheduled.reserve("U0D", "C4")  # someone else, elsewhere: the fifth
-    assert not scheduled.reserve("U0E", "C5")  # held by the reservation above: the app-wide cap
-    scheduled.release("U0D", "C4")
-    assert scheduled.reserve("U0E", "C5")
+        scheduled.slots.release(user, channel)
+    assert not scheduled.slots.reserve("U0A", "C3")  # that person has two
+    assert not scheduled.slots.reserve("U0D", "C1")  # that channel has three
+    assert scheduled.slots.reserve("U0D", "C4")  # someone else, elsewhere: the fifth
+    assert not scheduled.slots.reserve("U0E", "C5")  # held by the reservation above: the app-wide cap
+    scheduled.slots.release("U0D", "C4")
+    assert scheduled.slots.reserve("U0E", "C5")
     scheduled.stop()
 
 
@@ -193,16 +193,16 @@ def test_slot_counts_read_each_record_and_skip_unreadable_ones():
     store.put("follow", "bad", "{not json")
     store.put("follow", "odd", '["a list"]')
     scheduled.add(card("7.1", "U0A", "C1"))
-    assert not scheduled.reserve("U0A", "C2")  # U0A has one
-    assert scheduled.reserve("U0B", "C1")  # the damaged records take no slot
-    scheduled.release("U0B", "C1")
+    assert not scheduled.slots.reserve("U0A", "C2")  # U0A has one
+    assert scheduled.slots.reserve("U0B", "C1")  # the damaged records take no slot
+    scheduled.slots.release("U0B", "C1")
     scheduled.remove("msg:C0CHAN:7.1")
-    assert scheduled.reserve("U0A", "C2")  # gone: counted again from the store, not from memory
-    scheduled.release("U0A", "C2")
+    assert scheduled.slots.reserve("U0A", "C2")  # gone: counted again from the store, not from memory
+    scheduled.slots.release("U0A", "C2")
     watched = card("7.2", "U0C", "C1")
     watched.watcher = "U0C"
     scheduled.add(watched)
-    assert scheduled.watch_count() == 1 and not scheduled.reserve_watch(1)
+    assert scheduled.slots.watch_count() == 1 and not scheduled.slots.reserve_watch(1)
     scheduled.stop()
 
 
@@ -235,14 +235,14 @@ def test_a_card_added_while_another_slot_is_counted_is_not_missed(adds_while_rea
         scheduled.add(card(f"{n}.0", user=f"U0{n}", channel=f"C{n}"))
     store.pauses = adds_while_read
     with ThreadPoolExecutor(1) as pool:
-        other = pool.submit(scheduled.reserve, "U0B", "C0B")
+        other = pool.submit(scheduled.slots.reserve, "U0B", "C0B")
         for n in range(adds_while_read):
             assert reading.wait(5)
             reading.clear()
             if n == 0:  # the first card of the cap arrives while the other request counts
-                assert scheduled.reserve("U0A", "C0A")
+                assert scheduled.slots.reserve("U0A", "C0A")
                 scheduled.add(card("9.9", "U0A", "C0A"))
-                scheduled.release("U0A", "C0A")
+                scheduled.slots.release("U0A", "C0A")
             else:  # and on the second read, one more (the last try must hold the lock)
                 scheduled.remove("msg:C0CHAN:9.9")
                 scheduled.add(card("9.8", "U0C", "C0C"))
@@ -309,13 +309,13 @@ def test_a_card_stored_with_its_slot_still_reserved_is_counted_once():
         def put(self, kind, key, value, ttl=None):
             super().put(kind, key, value, ttl)
             if kind == "follow" and not seen:
-                seen.append(scheduled.reserve("U0ME", "C0CHAN"))  # another card of the same person, just now
+                seen.append(scheduled.slots.reserve("U0ME", "C0CHAN"))  # another card of the same person, just now
 
     scheduled = follows(Store(), per_person=2)
-    assert scheduled.reserve("U0ME", "C0CHAN")
+    assert scheduled.slots.reserve("U0ME", "C0CHAN")
     scheduled.add(card("1.1"), slot=("U0ME", "C0CHAN"))
     assert seen == [True]  # one stored, one reserved: two of two
-    assert not scheduled.reserve("U0ME", "C0CHAN")  # and now both count: no third
-    scheduled.release("U0ME", "C0CHAN")
-    assert scheduled.reserve("U0ME", "C0CHAN")  # the stored card and this one
+    assert not scheduled.slots.reserve("U0ME", "C0CHAN")  # and now both count: no third
+    scheduled.slots.release("U0ME", "C0CHAN")
+    assert scheduled.slots.reserve("U0ME", "C0CHAN")  # the stored card and this one
     scheduled.stop()
