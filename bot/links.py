@@ -8,10 +8,12 @@ here scans in linear time, and the text it is given is capped first.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from ada_url import URL
@@ -31,6 +33,8 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 MAX_TEXT_CHARS = 40_000  # Slack's own limit for message text
 MAX_URL_CHARS = 4_000
 MAX_CANDIDATES = 50  # links (and bare ids) looked at per message: far more than any card limit
+# Links read, kept by their text: in a storm the same few links are pasted by hundreds of people.
+PARSED_URLS = 1024
 
 # Every platform's UI host; a link on one of these (or a subdomain) may be an execution.
 QUALYS_UI_HOSTS = tuple(p.ui_host for p in PLATFORMS.values())
@@ -41,14 +45,29 @@ def without_mentions(text: str) -> str:
     return _MENTION.sub(" ", text[:MAX_TEXT_CHARS])
 
 
-def parse_url(url: str) -> URL | None:
-    """The URL as a browser reads it (WHATWG), or None when a browser would not open it."""
+class ParsedUrl(NamedTuple):
+    """The parts of a URL this app reads, as a browser reads them."""
+
+    protocol: str
+    hostname: str
+    pathname: str
+    search: str
+    hash: str
+
+
+@functools.lru_cache(maxsize=PARSED_URLS)
+def parse_url(url: str) -> ParsedUrl | None:
+    """The URL as a browser reads it (WHATWG), or None when a browser would not open it. Read once per
+    text and kept: each call into ada's C library hands the interpreter to another thread, and getting it
+    back waits for that thread (measured with one busy thread beside it: 0.9 ms to read a link, against
+    15 µs alone; a link already read: 0.2 µs)."""
     if len(url) > MAX_URL_CHARS:
         return None
     try:
-        return URL(url)
+        parsed = URL(url)
     except ValueError:
         return None
+    return ParsedUrl(parsed.protocol, parsed.hostname, parsed.pathname, parsed.search, parsed.hash)
 
 
 def _execution_id_in_parts(where: str) -> str | None:

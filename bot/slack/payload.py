@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt import BoltRequest
-
-from ..links import parse_url
 
 # Longer than any ts or URL Slack sends; message text has its own, larger bound.
 MAX_FIELD_CHARS = 3000
@@ -36,12 +35,20 @@ def slack_id(value: Any, *path: str) -> str | None:
 
 
 def web_url(value: Any, *path: str) -> str | None:
-    """An http(s) URL at `path` (a `response_url`), or None: no other scheme is ever posted to."""
+    """An http(s) URL with a host at `path` (a `response_url`), or None: no other scheme is ever posted to.
+    Read with the parser that the post itself uses to choose where it connects (`urlsplit`, as urllib and
+    bot/slack/keepalive.py do), so the check and the connection agree on the URL. Pure Python: it never
+    hands the interpreter to another thread (with one busy thread beside it: 4 µs, where reading it with
+    ada's C library, a call at a time, took 1.7 ms)."""
     found = text(value, *path)
     if not found:
         return None
-    parsed = parse_url(found)
-    return found if parsed is not None and parsed.protocol in ("http:", "https:") and parsed.hostname else None
+    try:
+        parts = urlsplit(found)
+        host, _port = parts.hostname, parts.port  # each raises, as the post would, when malformed
+    except ValueError:  # "http://[::1", "http://h:99999"
+        return None
+    return found if parts.scheme.lower() in ("http", "https") and host else None
 
 
 def flag(value: Any, *path: str) -> bool:

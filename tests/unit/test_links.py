@@ -101,3 +101,25 @@ def test_a_link_is_qualys_only_when_the_host_a_browser_opens_is(qualys, good, ba
 def test_a_backslash_before_the_at_sign_never_hides_the_real_host(qualys_host, slash, decoy):
     url = f"https://evil.example{slash}{decoy}@{qualys_host}/executions/{EID_}"
     assert LinkMatcher().execution_in_link(url) is None, url
+
+
+def test_each_link_text_is_read_by_the_url_parser_once(monkeypatch):
+    """In a storm the same links arrive hundreds of times: each text is parsed once and its parts kept
+    (every call into the C parser hands the interpreter to another thread)."""
+    import bot.links as links
+
+    made = []
+
+    class Counting(links.URL):  # type: ignore[misc]
+        def __init__(self, url: str) -> None:
+            made.append(url)
+            super().__init__(url)
+
+    monkeypatch.setattr(links, "URL", Counting)
+    unique = id(made)  # texts no other test has read (the parts are kept for the whole process)
+    url, junk = f"https://qualysguard.qg2.apps.qualys.com/x/executions/{A}?n={unique}", f"not a url {unique}"
+    assert [matcher.execution_in_link(url) for _ in range(3)] == [A] * 3
+    assert execution_id_in_url(url) == A
+    assert made == [url]
+    assert links.parse_url(junk) is None and links.parse_url(junk) is None
+    assert made == [url, junk]

@@ -25,3 +25,20 @@ def test_only_http_urls_are_response_urls():
     bad = ["file:///etc/passwd", "javascript:alert(1)", "ftp://x/y", "https://", "//hooks.slack.com/x", "hooks"]
     assert [web_url({"u": u}, "u") for u in ok] == ok
     assert [web_url({"u": u}, "u") for u in bad] == [None] * len(bad)
+
+
+def test_a_response_url_must_be_one_the_post_can_address():
+    # Read as the post reads it (urlsplit): a host that is not one, or a port out of range, is refused here.
+    bad = ["http://[::1", "https://[not-ip]/x", "http://h:99999/x", "http://h:-1/x", "http://h:port/x", "https://:443/x"]
+    assert [web_url({"u": u}, "u") for u in bad] == [None] * len(bad)
+    assert web_url({"u": "HTTPS://Hooks.Slack.com/a"}, "u") == "HTTPS://Hooks.Slack.com/a"
+
+
+@given(st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", ""]), st.text(max_size=40))
+def test_any_response_url_text_is_answered_without_raising(scheme, rest):
+    from urllib.parse import urlsplit
+
+    found = web_url({"u": scheme + rest}, "u")
+    if found is not None:
+        parts = urlsplit(found)
+        assert parts.scheme.lower() in ("http", "https") and parts.hostname and (parts.port is None or parts.port >= 0)
