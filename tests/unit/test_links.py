@@ -123,3 +123,7 @@ def test_each_link_text_is_read_by_the_url_parser_once(monkeypatch):
     assert made == [url]
     assert links.parse_url(junk) is None and links.parse_url(junk) is None
     assert made == [url, junk]
+    kept = links._read_url.cache_info().currsize
+    too_long = f"https://qualysguard.qg2.apps.qualys.com/{'x' * links.MAX_URL_CHARS}/executions/{A}"
+    assert links.parse_url(too_long) is None and matcher.execution_in_link(too_long) is None
+    assert made == [url, junk] and links._read_url.cache_info().currsize == kept  # neither read nor kept
