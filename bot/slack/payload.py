@@ -3,6 +3,7 @@ answer (or a quiet refusal), never an exception, whatever it holds."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,9 @@ from slack_bolt import BoltRequest
 # Longer than any ts or URL Slack sends; message text has its own, larger bound.
 MAX_FIELD_CHARS = 3000
 ID_CHARS = 64  # Slack's ids (U…, C…, T…, Ev…) are far shorter: a longer one is not Slack's
+# A host a post can reach: a DNS name or an IPv4 address (ASCII letters, digits, dots, hyphens), or an
+# IPv6 address (urlsplit gives it without its brackets).
+_HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?|[0-9a-f:.]*:[0-9a-f:.]*")
 
 
 def mapping(value: Any, *path: str) -> Mapping[str, Any]:
@@ -35,7 +39,8 @@ def slack_id(value: Any, *path: str) -> str | None:
 
 
 def web_url(value: Any, *path: str) -> str | None:
-    """An http(s) URL with a host at `path` (a `response_url`), or None: no other scheme is ever posted to.
+    """An http(s) URL with a host a post can reach at `path` (a `response_url`), or None: nothing else is ever
+    posted to, and a request without one is told so in its ack rather than left without an answer.
     Read with the parser that the post itself uses to choose where it connects (`urlsplit`, as urllib and
     bot/slack/keepalive.py do), so the check and the connection agree on the URL. Pure Python: it never
     hands the interpreter to another thread (with one busy thread beside it: 4 µs, where reading it with
@@ -48,7 +53,7 @@ def web_url(value: Any, *path: str) -> str | None:
         host, _port = parts.hostname, parts.port  # each raises, as the post would, when malformed
     except ValueError:  # "http://[::1", "http://h:99999"
         return None
-    return found if parts.scheme.lower() in ("http", "https") and host else None
+    return found if parts.scheme.lower() in ("http", "https") and host and _HOST.fullmatch(host) else None
 
 
 def flag(value: Any, *path: str) -> bool:

@@ -29,9 +29,13 @@ def test_only_http_urls_are_response_urls():
 
 def test_a_response_url_must_be_one_the_post_can_address():
     # Read as the post reads it (urlsplit): a host that is not one, or a port out of range, is refused here.
-    bad = ["http://[::1", "https://[not-ip]/x", "http://h:99999/x", "http://h:-1/x", "http://h:port/x", "https://:443/x"]
+    bad = ["http://[::1", "https://[not-ip]/x", "http://h:99999/x", "http://h:-1/x", "http://h:port/x", "https://:443/x",
+           "https://exa mple.com/x", "https://évil.example/x", "https://a_b.example/x", "https://-a.example/x",
+           "https://a.example-/x", "https://x@/y", "https://%41.example/x"]
     assert [web_url({"u": u}, "u") for u in bad] == [None] * len(bad)
-    assert web_url({"u": "HTTPS://Hooks.Slack.com/a"}, "u") == "HTTPS://Hooks.Slack.com/a"
+    good = ["HTTPS://Hooks.Slack.com/a", "http://127.0.0.1:8080/r/1", "http://[::1]:8080/r", "https://u:p@hooks.slack.com/x",
+            "https://hooks.slack.com./x"]
+    assert [web_url({"u": u}, "u") for u in good] == good
 
 
 @given(st.sampled_from(["http://", "https://", "HTTP://", "ftp://", "//", ""]), st.text(max_size=40))
@@ -42,3 +46,4 @@ def test_any_response_url_text_is_answered_without_raising(scheme, rest):
     if found is not None:
         parts = urlsplit(found)
         assert parts.scheme.lower() in ("http", "https") and parts.hostname and (parts.port is None or parts.port >= 0)
+        assert parts.hostname.isascii() and not any(c.isspace() for c in parts.hostname)
