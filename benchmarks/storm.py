@@ -9,7 +9,7 @@ the most any execution took per freshness window), Slack Web API calls, peak RSS
 ours/naive ratios against the targets. Writes it all to BENCHMARKS.md.
 
 Threads or asyncio: `--apps floor,threads,async,ours --section models` adds two lean apps that do our
-answer path and nothing else (benchmarks/storm_apps/lean.py), one on threads (Bolt App, waitress) and one on
+answer path and nothing else (benchmarks/storm_apps/lean.py), one on threads (Bolt App, our HTTP server) and one on
 asyncio (Bolt AsyncApp on uvicorn), and writes their table to a section of its own.
 
 Usage: .venv/bin/python -m benchmarks.storm [--requests 600] [--latency 0.3,1] [--in-flight 10,50,200]
@@ -64,7 +64,7 @@ RUNNING_CACHE_SECONDS = 10.0  # QFLOW_CACHE_RUNNING_SECONDS' default: a running 
 APPS = ("floor", "naive", "ours", "ours-2")  # the default run
 RIVALS = (*APPS, "threads", "async")
 LABELS = {"floor": "floor (Bolt, ack only)", "naive": "naive (fetch in the listener)", "ours": "ours, 1 process",
-          "ours-2": "ours, 2 workers + Redis", "threads": "lean, threads (Bolt App, waitress)",
+          "ours-2": "ours, 2 workers + Redis", "threads": "lean, threads (Bolt App)",
           "async": "lean, asyncio (AsyncApp, uvicorn)"}
 MODULES = {"floor": "floor", "naive": "naive", "threads": "threads", "async": "asynchronous"}  # storm_apps
 

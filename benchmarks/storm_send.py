@@ -69,7 +69,7 @@ async def _storm(url: str, prepared: list[Prepared], in_flight: int, answers: bo
 
 
 async def _response(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response (Content-Length framed, as waitress and gunicorn answer); its status."""
+    """Read one HTTP/1.1 response (Content-Length framed, as our server and gunicorn answer); its status."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])

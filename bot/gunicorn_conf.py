@@ -9,14 +9,14 @@ from typing import Any
 
 from gunicorn import glogging  # type: ignore[import-untyped]
 
-from bot.slack.server import CONNECTION_LIMIT, EVENTS_PATH
+from bot.slack.server import EVENTS_PATH
 from bot.work import SHUTDOWN_GRACE_SECONDS
 
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '3000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
 worker_class = "gthread"
 threads = int(os.environ.get("QFLOW_HTTP_THREADS") or 8)
-worker_connections = CONNECTION_LIMIT
+worker_connections = 1000  # an incident storm opens hundreds of connections at once
 graceful_timeout = int(SHUTDOWN_GRACE_SECONDS) + 5
 timeout = 60
 control_socket_disable = True  # no control socket in $HOME: replicas on one host never share one

@@ -1,7 +1,7 @@
 """Logging that can never print a configured secret, nor a secret-looking value from anywhere.
 
 Every line (tracebacks included) passes through the same redactor as the cards. Library loggers
-(slack_sdk, slack_bolt, httpx, waitress…) print request and response bodies at DEBUG, so they stay
+(slack_sdk, slack_bolt, httpx, granian…) print request and response bodies at DEBUG, so they stay
 at INFO (httpx and httpcore at WARNING) whatever LOG_LEVEL says, unless QFLOW_DEBUG_LIBRARIES asks.
 
 `LOG_FORMAT=json` prints one JSON object per line: time, level, logger, message (and `error`, the
@@ -45,12 +45,9 @@ def current_context() -> Mapping[str, str]:
 MASK = "***"
 # slack_sdk's clients compare their own logger's level (not the level it inherits) with DEBUG before they
 # format each request's whole body into a debug line: their loggers get the level themselves.
-LIBRARY_LOGGERS = ("slack_sdk", "slack_sdk.web.base_client", "slack_sdk.webhook.client", "slack_bolt", "waitress",
+LIBRARY_LOGGERS = ("slack_sdk", "slack_sdk.web.base_client", "slack_sdk.webhook.client", "slack_bolt", "_granian",
                    "urllib3", "websocket", "websockets", "asyncio")
 QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore")  # a line per request at INFO
-# waitress warns "Task queue depth is N" for every request a burst queues: a line per request exactly
-# when lines cost most (an incident storm); qflow_ack_seconds in /metrics shows the queueing instead.
-BURST_LOGGERS = ("waitress.queue",)
 
 
 def scrubber(secrets: Iterable[str]) -> Callable[[str], str]:
@@ -135,7 +132,7 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, patterns: Sequ
     root.handlers[:] = [handler]
     root.setLevel(level)
     if debug_libraries:
-        for name in (*LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS, *BURST_LOGGERS):
+        for name in (*LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS):
             logging.getLogger(name).setLevel(logging.NOTSET)
         return
     floor = max(logging.getLevelName(level), logging.INFO)
@@ -143,5 +140,3 @@ def configure_logging(level: str, secrets: Iterable[str] = (), *, patterns: Sequ
         logging.getLogger(name).setLevel(floor)
     for name in QUIET_LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(max(floor, logging.WARNING))
-    for name in BURST_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)

@@ -1,4 +1,4 @@
-"""The floor: a bare Bolt app whose listeners only acknowledge, served like ours (waitress, the same settings,
+"""The floor: a bare Bolt app whose listeners only acknowledge, served like ours (the same server and settings,
 the signature checked once, before Bolt).
 Started by benchmarks/storm.py: python -m benchmarks.storm_apps.floor PORT"""
 
@@ -10,9 +10,8 @@ import sys
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from waitress import serve
 
-from bot.slack.server import make_wsgi_app, server_settings
+from bot.slack.server import make_wsgi_app, serve_wsgi
 
 
 def main(port: int) -> None:
@@ -23,8 +22,8 @@ def main(port: int) -> None:
     app.event("link_shared")(lambda ack: ack())
     app.action(re.compile(".*"))(lambda ack: ack())
     print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
-    serve(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), host="127.0.0.1", port=port, _quiet=True,
-          **server_settings(int(os.environ.get("QFLOW_HTTP_THREADS") or 8)))
+    serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
+               int(os.environ.get("QFLOW_HTTP_THREADS") or 8))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,8 @@ import httpx
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
-from waitress import serve
 
-from bot.slack.server import make_wsgi_app, server_settings
+from bot.slack.server import make_wsgi_app, serve_wsgi
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -58,8 +57,8 @@ def main(port: int) -> None:
                                    unfurls={link["url"]: {"blocks": card(fetch(found.group(0)))}})
 
     print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
-    serve(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), host="127.0.0.1", port=port, _quiet=True,
-          **server_settings(int(os.environ.get("QFLOW_HTTP_THREADS") or 8)))
+    serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
+               int(os.environ.get("QFLOW_HTTP_THREADS") or 8))
 
 
 if __name__ == "__main__":

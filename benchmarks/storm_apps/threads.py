@@ -1,4 +1,4 @@
-"""The lean answer path on threads: a Bolt App served by waitress with our settings (the signature checked
+"""The lean answer path on threads: a Bolt App served by our HTTP server and settings (the signature checked
 once, before Bolt), answers on a pool of QFLOW_WORKERS threads, over kept-alive connections to Slack and
 Qualys (see lean.py for what it leaves out). Started by benchmarks/storm.py:
 python -m benchmarks.storm_apps.threads PORT"""
@@ -17,13 +17,12 @@ from typing import Any
 
 import httpx
 from slack_bolt import App
-from waitress import serve
 
 from benchmarks.storm_apps import lean
 from bot.qflow.models import Execution
 from bot.render import CardState, SlackMessage
 from bot.slack.keepalive import KeptAliveWebClient, KeptAliveWebhookClient
-from bot.slack.server import make_wsgi_app, server_settings
+from bot.slack.server import make_wsgi_app, serve_wsgi
 
 Fetched = tuple[Execution, datetime, float]
 
@@ -101,8 +100,8 @@ def main(port: int) -> None:
         pool.submit(answer)
 
     lean.listening(port)
-    serve(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), host="127.0.0.1", port=port,
-          _quiet=True, **server_settings(lean.HTTP_THREADS))
+    serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
+               lean.HTTP_THREADS)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Serving the app: HTTP behind waitress (a production WSGI server), or Socket Mode."""
+"""Serving the app: HTTP (bot/slack/httpd.py: granian runs the connections), or Socket Mode."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
 
 from ..metrics import Metrics
+from .httpd import MAX_BODY_BYTES, STOP_SECONDS, HttpServer
 from .payload import parsed_for_bolt
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
-# Larger than any payload Slack sends (a click carries its message: tens of KB); waitress refuses
-# bigger bodies itself (413), chunked ones too, without buffering them.
-MAX_BODY_BYTES = 1024 * 1024
 _TIMESTAMP_DIGITS = 12
 
 
@@ -138,54 +136,46 @@ def make_wsgi_app(app: App | None, ready: Callable[[], bool], signing_secret: st
     return wsgi
 
 
-# An incident storm opens hundreds of connections at once, and each may be kept alive: waitress's default
-# limit (100) leaves the rest waiting in the backlog until a kept-alive one times out (120 s).
-CONNECTION_LIMIT = 1000
+def wait_for_signal() -> str:
+    """Block until SIGTERM or SIGINT; its name."""
+    received: list[int] = []
+    arrived = threading.Event()
+
+    def note(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        arrived.set()
+
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGINT, note)
+    arrived.wait()
+    return signal.Signals(received[0]).name
 
 
-def server_settings(threads: int) -> dict[str, Any]:
-    """waitress's settings for the app (the benchmarks serve their rival apps with the same)."""
-    return {"threads": threads, "ident": "qflow-bot", "max_request_body_size": MAX_BODY_BYTES,
-            "connection_limit": CONNECTION_LIMIT, "asyncore_use_poll": True}
-
-
-def _waitress(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:
-    from waitress.server import create_server
-
-    return create_server(wsgi, host=host, port=port, **server_settings(threads))
-
-
-def _close(server: Any) -> None:
-    """Stop waitress: its request threads finish what they are running first. Closed the other way round,
-    a request finishing afterwards wakes the closed server through a closed descriptor: a traceback, or a
-    byte written into whatever file the number was given to next."""
-    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-    server.close()
+def serve_wsgi(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
+    """`wsgi` on the app's HTTP server, with its settings, until SIGTERM/SIGINT (the benchmarks serve their
+    rival apps so)."""
+    server = HttpServer(wsgi, host, port, threads)
+    server.start()
+    wait_for_signal()
+    server.stop()
 
 
 def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
                signing_secret: str | None = None, metrics: Metrics | None = None, details: Details | None = None) -> None:
-    """Serve until SIGTERM/SIGINT, then stop taking requests and let `on_stop` finish the work."""
+    """Serve until SIGTERM/SIGINT; then stop taking requests, answer those already in, and let `on_stop`
+    finish the work they handed on."""
     ready = threading.Event()
-    server = _waitress(make_wsgi_app(app, ready.is_set, signing_secret, metrics, details), host, port, threads)
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        ready.clear()
-        log.info("received %s: finishing lookups in flight, then exiting", signal.Signals(signum).name)
-        _close(server)
-        on_stop()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    server = HttpServer(make_wsgi_app(app, ready.is_set, signing_secret, metrics, details), host, port, threads)
+    server.start()
     ready.set()
-    log.info("listening on http://%s:%s%s (health: %s, metrics: %s)", host, server.effective_port, EVENTS_PATH,
+    log.info("listening on http://%s:%s%s (health: %s, metrics: %s)", host, server.port, EVENTS_PATH,
              HEALTH_PATH, METRICS_PATH if metrics else "off")
-    server.run()
+    name = wait_for_signal()
+    ready.clear()
+    log.info("received %s: finishing lookups in flight, then exiting", name)
+    if not server.stop():
+        log.warning("stopping with requests still unanswered after %g s", STOP_SECONDS)
+    on_stop()
 
 
 class TimedSocketModeHandler(SocketModeHandler):
@@ -214,11 +204,11 @@ def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, 
     health: Any = None
     if health_port is not None:
         connected = lambda: not done.is_set() and handler.client.is_connected()  # noqa: E731
-        health = _waitress(make_wsgi_app(None, connected, metrics=metrics, details=details), health_host,
-                           health_port, 2)
-        threading.Thread(target=health.run, name="qflow-health", daemon=True).start()
+        health = HttpServer(make_wsgi_app(None, connected, metrics=metrics, details=details), health_host,
+                            health_port, 2, name="qflow-health")
+        health.start()
         log.info("health on http://%s:%s%s (200 while connected to Slack), metrics on %s", health_host,
-                 health.effective_port, HEALTH_PATH, METRICS_PATH if metrics else "off")
+                 health.port, HEALTH_PATH, METRICS_PATH if metrics else "off")
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("received %s: closing the Socket Mode connection", signal.Signals(signum).name)
@@ -232,4 +222,4 @@ def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, 
     handler.close()
     on_stop()
     if health is not None:
-        _close(health)
+        health.stop()

@@ -95,26 +95,6 @@ def test_configure_logging_routes_uncaught_thread_errors_through_the_formatter(c
         logging.captureWarnings(False)
 
 
-def test_a_burst_queued_by_the_server_is_not_a_line_per_request(monkeypatch):
-    """waitress warns "Task queue depth is N" for each request a burst queues; the app's own lines stay."""
-    from bot.logs import configure_logging
-
-    root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", list(root.handlers))
-    monkeypatch.setattr(root, "level", root.level)
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
-    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    for name in ("waitress.queue", "waitress", "slack_bolt", "slack_sdk", "urllib3", "websocket", "websockets",
-                 "asyncio", "httpx", "httpcore"):
-        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
-    configure_logging("INFO")
-    assert not logging.getLogger("waitress.queue").isEnabledFor(logging.WARNING)
-    assert logging.getLogger("waitress").isEnabledFor(logging.WARNING)
-    assert logging.getLogger("waitress.queue").isEnabledFor(logging.ERROR)
-    configure_logging("DEBUG", debug_libraries=True)
-    assert logging.getLogger("waitress.queue").isEnabledFor(logging.WARNING)
-
-
 def test_slack_sdk_s_clients_format_no_debug_line_when_debug_is_off(monkeypatch):
     """slack_sdk formats each request's whole body into a debug line when its own logger's level (not the
     inherited one) is DEBUG or unset: the app sets it, so a storm's posts are not formatted for nothing."""
@@ -126,7 +106,7 @@ def test_slack_sdk_s_clients_format_no_debug_line_when_debug_is_off(monkeypatch)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     clients = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
-    for name in (*clients, "slack_sdk", "slack_bolt", "waitress", "waitress.queue", "urllib3", "websocket",
+    for name in (*clients, "slack_sdk", "slack_bolt", "_granian", "urllib3", "websocket",
                  "websockets", "asyncio", "httpx", "httpcore"):
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
     configure_logging("DEBUG")  # the app's own debug lines; the libraries' stay off
