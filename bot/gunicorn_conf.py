@@ -5,22 +5,47 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 from typing import Any
 
 from gunicorn import glogging  # type: ignore[import-untyped]
+from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
+from bot.slack.httpd import STOP_SECONDS, HttpServer
 from bot.slack.server import EVENTS_PATH
 from bot.work import SHUTDOWN_GRACE_SECONDS
 
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '3000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2)
-worker_class = "gthread"
+worker_class = "bot.gunicorn_conf.HttpWorker"
 threads = int(os.environ.get("QFLOW_HTTP_THREADS") or 8)
-worker_connections = 1000  # an incident storm opens hundreds of connections at once
-graceful_timeout = int(SHUTDOWN_GRACE_SECONDS) + 5
+backlog = 1024  # an incident storm opens hundreds of connections at once
+graceful_timeout = int(SHUTDOWN_GRACE_SECONDS + STOP_SECONDS) + 5
 timeout = 60
 control_socket_disable = True  # no control socket in $HOME: replicas on one host never share one
-limit_request_field_size = 16 * 1024
+
+
+class HttpWorker(Worker):
+    """A worker process serving the port gunicorn opened with the app's own HTTP server (as one process
+    serves: bot/slack/httpd.py), rather than gunicorn's threads, which parse each request in Python and
+    read bodies on the threads that run the app. gunicorn still starts, watches and stops the workers."""
+
+    def run(self) -> None:
+        servers = [HttpServer(self.wsgi, "", 0, self.cfg.threads, listening=listener.sock)
+                   for listener in self.sockets]
+        for server in servers:
+            server.start()
+        while self.alive and self.ppid == os.getppid():
+            self.notify()  # gunicorn's heartbeat
+            # a signal (SIGTERM: `alive` turns False) writes to this pipe and ends the wait at once
+            if select.select([self.PIPE[0]], [], [], 1.0)[0]:
+                try:
+                    while os.read(self.PIPE[0], 64):
+                        pass
+                except BlockingIOError:
+                    pass
+        for server in servers:
+            server.stop()
 
 
 class Logger(glogging.Logger):

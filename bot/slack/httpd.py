@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
 import socket
 import sys
 import threading
@@ -32,7 +33,7 @@ _native: Any = _granian  # its type stubs lag its 2.8 signatures (ipc, metrics, 
 
 WSGIApp = Callable[..., Iterable[bytes]]
 # Larger than any payload Slack sends (a click carries its message: tens of KB); a larger body is refused
-# (413) as soon as its length says so, or, sent in chunks, once it has gone past this.
+# (413) as soon as its length says so. Slack always says it; a body sent in chunks instead is refused (411).
 MAX_BODY_BYTES = 1024 * 1024
 BODY_SECONDS = 10.0  # a body not all there this long after its headers: 408, and the connection closed
 # A connection that has not sent a whole request head in this long is closed: idle kept-alive ones too.
@@ -40,7 +41,8 @@ HEADER_SECONDS = 30.0
 # An incident storm opens hundreds of connections at once: the kernel holds this many until accepted.
 BACKLOG = 1024
 STOP_SECONDS = 10.0  # at most this long for the requests already in to be answered, on stop
-_STATUS_TEXT = {408: "Request Timeout", 413: "Payload Too Large", 500: "Internal Server Error"}
+_STATUS_TEXT = {408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+                500: "Internal Server Error"}
 
 
 class _Response:
@@ -73,11 +75,17 @@ class HttpServer:
     `start()`; `stop()` stops taking connections and returns once the requests already in are answered."""
 
     def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int, *, body_seconds: float = BODY_SECONDS,
-                 header_seconds: float = HEADER_SECONDS, name: str = "qflow-http") -> None:
+                 header_seconds: float = HEADER_SECONDS, name: str = "qflow-http",
+                 listening: socket.socket | None = None) -> None:
+        """`listening`: a socket already listening (several worker processes share one), served instead
+        of a new one bound to host:port; it stays open for its owner."""
         self._wsgi = wsgi
         self._body_seconds = body_seconds
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        if listening is not None:
+            listener = socket.socket(listening.family, listening.type, fileno=os.dup(listening.fileno()))
+        else:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            listener = socket.create_server((host, port), family=family, backlog=BACKLOG)
         self.host, self.port = host, listener.getsockname()[1]
         self._base = {"SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(self.port),
                       "wsgi.version": (1, 0), "wsgi.errors": sys.stderr, "wsgi.multithread": True,
@@ -127,30 +135,21 @@ class HttpServer:
         body = b""
         if scope.method == "POST":
             length = _content_length(scope.headers.get("content-length"))
-            if length is not None and not 0 <= length <= MAX_BODY_BYTES:
+            if length is None:  # sent in chunks, as Slack never does: its end could not be told from a
+                _refuse(proto, 411, close=True)  # client that went away
+                return
+            if not 0 <= length <= MAX_BODY_BYTES:
                 _refuse(proto, 413, close=True)  # said so before it was sent: nothing is read
                 return
             try:
                 async with asyncio.timeout(self._body_seconds):
-                    body = await (proto() if length is not None else self._chunks(proto))
+                    body = await proto()
             except TimeoutError:
                 _refuse(proto, 408, close=True)
                 return
-            if len(body) > MAX_BODY_BYTES:
-                _refuse(proto, 413, close=True)
-                return
+            except _native.RSGIProtocolClosed:
+                return  # the client went away before its body ended: nobody to answer
         await self._loop.run_in_executor(self._threads, self._answer, proto, self._environ(scope, body))
-
-    @staticmethod
-    async def _chunks(proto: Any) -> bytes:
-        """A body sent without its length: read until it ends or has gone past MAX_BODY_BYTES."""
-        parts, size = [], 0
-        async for chunk in proto:
-            parts.append(chunk)
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                break
-        return b"".join(parts)
 
     def _environ(self, scope: Any, body: bytes) -> dict[str, Any]:
         """The WSGI environ: the request and nothing of this process's own environment."""
@@ -176,9 +175,12 @@ class HttpServer:
             status, headers, data = self._call(environ)
         except Exception:
             log.exception("the app failed a request")
-            _refuse(proto, 500)
-            return
-        proto.response_bytes(status, headers, data)
+            status, headers, data = 500, [], b""
+        with contextlib.suppress(_native.RSGIProtocolClosed):  # the client has gone: nobody to tell
+            if status == 500 and not data:
+                _refuse(proto, 500)
+            else:
+                proto.response_bytes(status, headers, data)
 
     def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         response = _Response()

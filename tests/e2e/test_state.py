@@ -4,6 +4,8 @@ sharing a real Redis, and Redis stopped under a running app."""
 from __future__ import annotations
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -275,6 +277,11 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
         execution = new_execution(qualys)
         with run_app(env) as app:
             assert "(3 worker processes)" in app.log_text
+            # More half-sent bodies than the workers have threads: they hold none (bot/slack/httpd.py)
+            host, port = urlsplit(app.url).hostname, urlsplit(app.url).port
+            stalled = [socket.create_connection((host, port), timeout=10) for _ in range(40)]
+            for sock in stalled:
+                sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\npayload=")
             urls = [slack.new_response_url() for _ in range(9)]
             for url in urls:
                 assert app.command(f"execution {execution}", url).status_code == 200
@@ -285,6 +292,8 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
             for attempt in range(4):  # Slack's retries land on any worker
                 assert app.event(event, "EvWORKERS1", retry_num=attempt or None).status_code == 200
             slack.wait_for(lambda reqs: unfurls(slack, "C0WORKERS") or None)
+            for sock in stalled:
+                sock.close()
             assert app.stop() == 0
         assert len(qualys.execution_calls(execution)) == 1 and len(unfurls(slack, "C0WORKERS")) == 1
         assert "Traceback" not in app.log_text
