@@ -76,7 +76,11 @@ class FleetCache:
     and freshness window across the fleet. A store that fails stands in with this process's memory."""
 
     KIND = "execution"
-    POLL_SECONDS = 0.05
+    # How often a replica waiting for another's fetch asks the store (a read and a lease attempt). At
+    # 50 ms the wait added up to 50 ms to every answer after a storm's first fetches: at 10 ms, answer p99
+    # at 50 in flight 455 against 487 ms with two workers (Qualys 0.3 s); about 200 store calls a second
+    # per execution being fetched elsewhere, only while its fetch is out.
+    POLL_SECONDS = 0.01
 
     def __init__(self, store: Store, *, wait_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
