@@ -32,7 +32,44 @@ _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 @contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
     """Lines logged inside carry these fields (JSON format); empty values are left out."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v and k in CONTEXT_FIELDS}})
+    token = _context.set({**_context.get(), **_kept(fields)})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class _Deferred(Mapping[str, str]):
+    """Fields worked out the first time a line (or a nested context) reads them, over those around them."""
+
+    def __init__(self, around: Mapping[str, str], compute: Callable[[], Mapping[str, str | None]]) -> None:
+        self._around, self._compute = around, compute
+        self._fields: Mapping[str, str] | None = None
+
+    def _resolved(self) -> Mapping[str, str]:
+        if self._fields is None:  # two threads may both compute it: the same fields, once kept
+            self._fields = {**self._around, **_kept(self._compute())}
+        return self._fields
+
+    def __getitem__(self, key: str) -> str:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+
+def _kept(fields: Mapping[str, str | None]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if v and k in CONTEXT_FIELDS}
+
+
+@contextmanager
+def deferred_log_context(compute: Callable[[], Mapping[str, str | None]]) -> Iterator[None]:
+    """As log_context(**compute()), with compute() called only when a line logged inside (or by the work
+    handed on from inside) first needs its fields: a request whose handling logs nothing never pays it."""
+    token = _context.set(_Deferred(_context.get(), compute))
     try:
         yield
     finally:

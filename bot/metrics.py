@@ -75,6 +75,8 @@ class Metrics:
                                ["mode"], buckets=ACK_BUCKETS, registry=r)
         for name in ("hit", "miss"):
             self._cache.labels(name)
+        # Observed on every request's ack path: the series looked up once, not per request.
+        self._ack_modes = {mode: self._acks.labels(mode) for mode in ("http", "socket")}
         self.last_qualys: tuple[str, float] | None = None  # the last call's outcome and when (App Home)
 
     # --- what the parts of the app report ---------------------------------
@@ -103,7 +105,8 @@ class Metrics:
         self._slack_errors.labels(method_word(method), label_word(error)).inc()
 
     def ack(self, mode: str, seconds: float) -> None:
-        self._acks.labels(label_word(mode)).observe(max(0.0, seconds))
+        series = self._ack_modes.get(mode) or self._acks.labels(label_word(mode))
+        series.observe(max(0.0, seconds))
 
     def state(self, store: StoreLike) -> None:
         """The state store's backend and whether it stands in for a failed one, read at each scrape."""

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.listener_matcher import ListenerMatcher
+from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
+from slack_bolt.logger import get_bolt_app_logger
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
 from ..config import Settings, secret
-from ..logs import log_context
+from ..logs import deferred_log_context
 from ..state import Store
 from .answers import Answers
 from .listeners import register_listeners
@@ -24,13 +28,45 @@ SIGNATURE_SECONDS = 600.0
 EVENT_SECONDS = 3600.0  # Slack's retries come within minutes; a redelivery after a restart too
 
 
+class _PayloadMatcher(ListenerMatcher):
+    """Bolt's own test of a listener's kind (this command, an action id, an event type), handed the payload
+    directly. Bolt's matcher hands its test the same payload through its argument injection, which works
+    out every argument any listener could ask for (each payload shape parsed again) on each call: with
+    every listener's test tried in turn, a fifth of the ack's time."""
+
+    def __init__(self, test: Callable[[dict[str, Any]], bool]) -> None:
+        self._test = test
+
+    def matches(self, req: BoltRequest, resp: BoltResponse) -> bool:
+        return bool(self._test(req.body))
+
+
 class QFlowApp(App):
-    """Bolt's App; every line logged while it handles a request, and by the work it hands on, names the
-    request (team, user, channel, entry point, event id: LOG_FORMAT=json shows them)."""
+    """Bolt's App, lighter on the ack path (every request pays it, a storm hundreds at once); every line
+    logged while it handles a request, and by the work it hands on, names the request (team, user,
+    channel, entry point, event id: LOG_FORMAT=json shows them)."""
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
-        with log_context(**request_facts(req.body)), request_scope():
+        # The request's facts are read only if a line is logged: most acks log none.
+        with deferred_log_context(functools.partial(request_facts, req.body)), request_scope():
             return super().dispatch(req)
+
+    def _init_context(self, req: BoltRequest) -> None:
+        """Bolt's request context, with the app's one WebClient instead of a new one per request. (Bolt
+        makes one per request so that a listener may change its token without touching other requests;
+        no listener here uses the context's client, and the one middleware that changes its token, for
+        workflow functions' tokens, is off: build_app.) A client per request was a tenth of an ack."""
+        req.context["logger"] = get_bolt_app_logger(app_name=self.name, base_logger=self._base_logger)
+        req.context["token"] = self._token
+        req.context["client"] = self._client
+        req.context["listener_runner"] = self.listener_runner
+
+    def _register_listener(self, functions: Sequence[Callable[..., BoltResponse | None]],
+                           primary_matcher: ListenerMatcher, *args: Any, **kwargs: Any) -> Any:
+        """Each listener registered as Bolt registers it, its kind tested by a _PayloadMatcher."""
+        if type(primary_matcher) is BuiltinListenerMatcher and primary_matcher.arg_names == ["body"]:
+            primary_matcher = _PayloadMatcher(primary_matcher.func)  # type: ignore[arg-type]
+        return super()._register_listener(functions, primary_matcher, *args, **kwargs)
 
 
 class _Gatekeeper(Middleware):
@@ -96,6 +132,10 @@ def build_app(settings: Settings, answers: Answers, client: WebClient, store: St
         request_verification_enabled=False,
         # Listeners only ack and hand work to the Answers pool, so acks never wait on Qualys.
         process_before_response=True,
+        # For workflow functions and AI assistant threads, which this app has none of: the first would
+        # change the shared client's token (QFlowApp._init_context), each costs every request a step.
+        attaching_function_token_enabled=False,
+        attaching_conversation_kwargs_enabled=False,
         logger=logging.getLogger("slack_bolt.App"),  # a library logger: quiet at DEBUG (bot/logs.py)
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -10,7 +11,7 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.logs import JsonFormatter, ScrubbingFormatter, log_context
+from bot.logs import JsonFormatter, ScrubbingFormatter, deferred_log_context, log_context
 from bot.slack.payload import request_facts
 
 SECRETS = st.text(min_size=6, max_size=40).filter(lambda s: s.strip() == s and "***" not in s)
@@ -47,6 +48,31 @@ def test_json_lines_carry_the_context_and_only_known_fields():
         "team": "T1", "user": "U1", "channel": "C1", "entry": "command", "execution_id": "e-1"}
     assert "nonsense" not in line and "event_id" not in line
     assert "team" not in json.loads(formatter.format(record("outside")))  # the context ended with the block
+
+
+def test_deferred_facts_are_worked_out_once_and_only_when_a_line_needs_them():
+    formatter = JsonFormatter([])
+    worked: list[int] = []
+
+    def facts() -> dict[str, str | None]:
+        worked.append(1)
+        return {"team": "T1", "user": "U1", "channel": None, "nonsense": "x"}
+
+    with log_context(entry="command"), deferred_log_context(facts):
+        assert worked == []  # nothing logged yet: nothing worked out
+        handed_on = contextvars.copy_context()  # as the work pool hands a request's context on
+        line = json.loads(formatter.format(record("first")))
+        again = json.loads(formatter.format(record("second")))
+        with log_context(execution_id="e-1"):
+            nested = json.loads(formatter.format(record("nested")))
+    assert worked == [1]
+    assert {k: line.get(k) for k in ("team", "user", "entry", "channel", "nonsense")} == {
+        "team": "T1", "user": "U1", "entry": "command", "channel": None, "nonsense": None} == {
+        k: again.get(k) for k in ("team", "user", "entry", "channel", "nonsense")}
+    assert nested["execution_id"] == "e-1" and nested["team"] == "T1"
+    assert "team" not in json.loads(formatter.format(record("outside")))
+    on_worker = handed_on.run(lambda: json.loads(formatter.format(record("later"))))
+    assert on_worker["user"] == "U1" and worked == [1]
 
 
 def test_a_traceback_is_one_field_of_one_line():

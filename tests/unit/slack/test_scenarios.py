@@ -191,3 +191,51 @@ def test_a_request_replayed_at_another_replica_is_acknowledged_and_never_answere
                 wired.shutdown(wait=False)
         assert len(slack.responses(url)) == 1 and len(qualys.execution_calls(execution)) == 1
         assert [r.message for r in caplog.records if "replayed" in r.message] == ["refused a replayed request"] * 2
+
+
+def test_each_request_finds_its_listener_without_bolt_building_every_argument_per_listener(world, monkeypatch):
+    """Bolt's matchers build every listener argument (each payload shape parsed) to hand their test the
+    body: QFlowApp's hand it the body. The listener's own arguments are still built once, as Bolt does."""
+    import slack_bolt.listener.custom_listener as listener_module
+    import slack_bolt.listener_matcher.builtins as matcher_module
+
+    from tests.e2e.harness import event_body, link_shared
+
+    built: dict[str, int] = {"matcher": 0, "listener": 0}
+
+    def counting(where: str, real):
+        def build(**kwargs):
+            built[where] += 1
+            return real(**kwargs)
+        return build
+
+    monkeypatch.setattr(matcher_module, "build_required_kwargs", counting("matcher", matcher_module.build_required_kwargs))
+    monkeypatch.setattr(listener_module, "build_required_kwargs",
+                        counting("listener", listener_module.build_required_kwargs))
+    wired, slack, qualys = world
+    execution_id = new_execution(qualys, "failed-with-steps.json")
+    url = f"https://qualysguard.qualys.com/qflow/#/executions/{execution_id}"
+    ts = f"{time.time():.6f}"
+    # link_shared: its listener comes after the command's and the buttons', each tried first
+    assert dispatch(wired, event_body(link_shared("C0CHAN", ts, url), f"Ev{ts}"), "application/json") == 200
+    slack.wait_for(lambda reqs: [r for r in reqs if r.meta.get("api") == "chat.unfurl" and r.data.get("ts") == ts])
+    assert built == {"matcher": 0, "listener": 1}
+
+
+def test_a_function_token_in_a_request_never_becomes_the_app_s_token(world):
+    """Requests share the app's client (QFlowApp._init_context), so Bolt's middleware that would swap a
+    workflow function's token into it is off: a signed request carrying one changes nothing."""
+    from slack_bolt import App
+
+    wired, slack, _ = world
+    payload = {"type": "block_actions", "user": {"id": "U0ASKER", "team_id": "T0FAKE"}, "team": {"id": "T0FAKE"},
+               "function_data": {"execution_id": "Fx1"}, "bot_access_token": "xwfp-forged", "container": {"type": "message", "channel_id": "C0CHAN"},
+               "channel": {"id": "C0CHAN"}, "response_url": slack.new_response_url(),
+               "actions": [{"type": "button", "action_id": "qflow_open", "block_id": "b", "action_ts": "1.1"}]}
+    assert dispatch(wired, urlencode({"payload": json.dumps(payload)})) == 200
+    assert wired.bolt.client.token == BOT_TOKEN
+    # and the request's context holds what Bolt's own would (a Bolt upgrade adding to it fails here)
+    ours, bolts = BoltRequest(body="{}", headers={}), BoltRequest(body="{}", headers={})
+    wired.bolt._init_context(ours)
+    App._init_context(wired.bolt, bolts)
+    assert set(ours.context) == set(bolts.context) and ours.context.client is wired.bolt.client
