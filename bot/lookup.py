@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -76,11 +75,16 @@ class FleetCache:
     and freshness window across the fleet. A store that fails stands in with this process's memory."""
 
     KIND = "execution"
-    # How often a replica waiting for another's fetch asks the store (a read and a lease attempt). At
-    # 50 ms the wait added up to 50 ms to every answer after a storm's first fetches: at 10 ms, answer p99
-    # at 50 in flight 455 against 487 ms with two workers (Qualys 0.3 s); about 200 store calls a second
-    # per execution being fetched elsewhere, only while its fetch is out.
+    # How often a replica waiting for another's fetch asks the store again (a read and a lease attempt)
+    # when the store cannot wake it (an SQLite file several workers share). At 50 ms the wait added up to
+    # 50 ms to every answer after a storm's first fetches: at 10 ms, answer p99 at 50 in flight 455
+    # against 487 ms with two workers (Qualys 0.3 s); about 200 store calls a second per execution being
+    # fetched elsewhere, only while its fetch is out.
     POLL_SECONDS = 0.01
+    # With announcements that reach every replica (Redis' pub/sub), the loader's announcement wakes the
+    # waiters as soon as it stored the execution (or gave the lease up): they look again on their own only
+    # in case one was lost.
+    PUSHED_POLL_SECONDS = 0.25
 
     def __init__(self, store: Store, *, wait_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
@@ -104,27 +108,38 @@ class FleetCache:
             *, fresh: bool = False) -> tuple[Execution, datetime]:
         """The shared value if usable (and not `fresh`), else one replica's load, stored for `keep` seconds."""
         lease, owner = f"load:{execution_id}", f"{self._owner}:{uuid.uuid4().hex}"  # this very load
+        topic = f"{self.KIND}:{execution_id}"
         deadline = self._clock() + self._wait
-        while True:
-            found = None if fresh else self._read(execution_id)
-            if found is not None and usable(found):
-                return found
-            if self._store.lease(lease, owner, self._wait):
-                try:
-                    again = None if fresh else self._read(execution_id)  # stored just before the lease was free?
-                    if again is not None and usable(again):
-                        return again
-                    value = load()
-                    execution, fetched_at = value
-                    self._store.put(self.KIND, execution_id, fetched_at.isoformat() + "\n" + execution.model_dump_json(),
-                                    ttl=keep(execution))
-                    return value
-                finally:
-                    self._store.release(lease, owner)
-            if self._clock() >= deadline:
-                return load()  # the loading replica is stuck: do not wait on it any longer
-            fresh = False  # another replica is loading it now: its answer is fresh enough
-            threading.Event().wait(self.POLL_SECONDS)
+        with self._store.listen(topic) as changed:
+            while True:
+                changed.clear()  # before looking: what is announced from now on ends the wait below
+                found = None if fresh else self._read(execution_id)
+                if found is not None and usable(found):
+                    return found
+                if self._store.lease(lease, owner, self._wait):
+                    return self._load_holding(execution_id, lease, owner, load, usable, keep, fresh=fresh)
+                if self._clock() >= deadline:
+                    return load()  # the loading replica is stuck: do not wait on it any longer
+                fresh = False  # another replica is loading it now: its answer is fresh enough
+                changed.wait(self.PUSHED_POLL_SECONDS if self._store.pushes else self.POLL_SECONDS)
+
+    def _load_holding(self, execution_id: str, lease: str, owner: str,
+                      load: Callable[[], tuple[Execution, datetime]],
+                      usable: Callable[[tuple[Execution, datetime]], bool], keep: Callable[[Execution], float],
+                      *, fresh: bool) -> tuple[Execution, datetime]:
+        """Load with the lease held, store what came, then give the lease up and wake the waiters."""
+        try:
+            again = None if fresh else self._read(execution_id)  # stored just before the lease was free?
+            if again is not None and usable(again):
+                return again
+            value = load()
+            execution, fetched_at = value
+            self._store.put(self.KIND, execution_id, fetched_at.isoformat() + "\n" + execution.model_dump_json(),
+                            ttl=keep(execution))
+            return value
+        finally:
+            self._store.release(lease, owner)
+            self._store.announce(f"{self.KIND}:{execution_id}")  # stored, or the lease is free to take
 
 
 class ExecutionLookups:

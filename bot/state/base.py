@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 
@@ -47,6 +49,22 @@ class Store(Protocol):
 
     def items(self, kind: str) -> dict[str, str]:
         """Every live value of `kind`."""
+        ...
+
+    def announce(self, topic: str) -> None:
+        """Wake whoever waits on `topic` in `listen` (in every process that shares the store, when
+        `pushes`): a hint that it changed, never the only way a waiter sees a change."""
+        ...
+
+    def listen(self, topic: str) -> AbstractContextManager[threading.Event]:
+        """An event set by each announcement of `topic` while the block runs."""
+        ...
+
+    @property
+    def pushes(self) -> bool:
+        """True while announcements reach every process sharing the store (Redis' pub/sub, or one process's
+        memory): a waiter may then look again seldom; False (an SQLite file several processes share) when
+        a waiter in another process must poll."""
         ...
 
     @property

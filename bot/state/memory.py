@@ -6,12 +6,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from .signals import Announcements
 
-class MemoryStore:
+
+class MemoryStore(Announcements):
     """Forgotten when the process ends. Bounded: expired entries are dropped as they are met."""
 
     backend = "memory"
     degraded = False
+    pushes = True  # every waiter is in this process
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_claims: int = 200_000) -> None:
         self._clock = clock
@@ -20,6 +23,7 @@ class MemoryStore:
         self._leases: dict[str, tuple[str, float]] = {}
         self._values: dict[tuple[str, str], tuple[str, float | None]] = {}
         self._max_claims = max_claims
+        Announcements.__init__(self)
 
     def claim(self, key: str, ttl: float) -> bool:
         now = self._clock()

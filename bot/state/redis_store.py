@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from contextlib import AbstractContextManager
 from typing import Any
 
 import redis
 
 from .base import StateError
+from .signals import Announcements
 
+log = logging.getLogger(__name__)
 PREFIX = "qflow:"
 TIMEOUT_SECONDS = 0.5
+CHANNEL = f"{PREFIX}changed"  # announcements: each message a topic
+RESUBSCRIBE_SECONDS = 1.0  # between two attempts to listen again after the connection failed
 _RENEW = "local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] then " \
          "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0"
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -22,8 +29,9 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-class RedisStore:
-    """Claims are `SET NX PX`; leases compare-and-set scripts; values plain keys with an expiry."""
+class RedisStore(Announcements):
+    """Claims are `SET NX PX`; leases compare-and-set scripts; values plain keys with an expiry;
+    announcements Redis' pub/sub, heard by one thread per process (started by the first `listen`)."""
 
     backend = "redis"
     degraded = False
@@ -37,6 +45,50 @@ class RedisStore:
         self._renew: Any = self._redis.register_script(_RENEW)
         self._release: Any = self._redis.register_script(_RELEASE)
         self._replace: Any = self._redis.register_script(_REPLACE)
+        Announcements.__init__(self)
+        self._subscribed = threading.Event()  # the listening thread hears announcements now
+        self._stopped = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._listener_lock = threading.Lock()
+
+    @property
+    def pushes(self) -> bool:
+        return self._subscribed.is_set()
+
+    def announce(self, topic: str) -> None:
+        self._redis.publish(CHANNEL, topic)  # this process's waiters hear it too, through the listener
+
+    def listen(self, topic: str) -> AbstractContextManager[threading.Event]:
+        if self._listener is None:
+            with self._listener_lock:
+                if self._listener is None and not self._stopped.is_set():
+                    self._listener = threading.Thread(target=self._hear, name="qflow-redis-announcements",
+                                                      daemon=True)
+                    self._listener.start()
+        return super().listen(topic)
+
+    def _hear(self) -> None:
+        """Pass every announcement to this process's waiters, for as long as the store is open; while the
+        connection is down, `pushes` is False (waiters poll) and the subscription is tried again."""
+        while not self._stopped.is_set():
+            try:
+                with self._redis.pubsub() as pubsub:
+                    pubsub.subscribe(CHANNEL)
+                    while not self._stopped.is_set():
+                        message = pubsub.get_message(timeout=RESUBSCRIBE_SECONDS)
+                        if message is None:
+                            continue
+                        if message.get("type") == "subscribe":
+                            self._subscribed.set()
+                        elif message.get("type") == "message" and isinstance(message.get("data"), str):
+                            super().announce(message["data"])
+            except Exception as error:  # noqa: BLE001 - a down Redis: waiters poll meanwhile
+                if self._subscribed.is_set():
+                    log.info("Redis announcements unheard (%s): waiters poll until they are heard again",
+                             type(error).__name__)
+                self._subscribed.clear()
+                self._stopped.wait(RESUBSCRIBE_SECONDS)
+        self._subscribed.clear()
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
@@ -71,4 +123,5 @@ class RedisStore:
         return {k[len(prefix):]: v for k, v in zip(keys, values, strict=True) if isinstance(v, str)}
 
     def close(self) -> None:
+        self._stopped.set()  # the listening thread ends within RESUBSCRIBE_SECONDS (nothing waits for it)
         self._redis.close()

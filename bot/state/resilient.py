@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .base import Store
@@ -96,6 +97,16 @@ class ResilientStore:
     def items(self, kind: str) -> dict[str, str]:
         found = self._call("items", kind)
         return dict(found) if isinstance(found, dict) else {}
+
+    @property
+    def pushes(self) -> bool:
+        return not self.degraded and self.primary.pushes
+
+    def announce(self, topic: str) -> None:
+        self._call("announce", topic)
+
+    def listen(self, topic: str) -> AbstractContextManager[threading.Event]:
+        return self.primary.listen(topic)  # a hint: while the backend is down, waiters poll
 
     def close(self) -> None:
         try:

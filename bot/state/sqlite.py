@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import StateError
+from .signals import Announcements
 
 SCHEMA_VERSION = 1
 # Each version's statements, applied in order to a file at the version before.
@@ -41,11 +42,12 @@ def _problem(path: str, error: sqlite3.Error) -> StateError:
     return StateError(f"The state file {os.path.abspath(path)} (QFLOW_STATE_FILE) {why}.")
 
 
-class SqliteStore:
+class SqliteStore(Announcements):
     """The embedded default store."""
 
     backend = "sqlite"
     degraded = False
+    pushes = False  # announcements wake this process's waiters only: the other processes on the file poll
 
     def __init__(self, path: str, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path
@@ -56,6 +58,7 @@ class SqliteStore:
         self._writing = threading.Lock()  # one writing statement at a time in this process
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
+        Announcements.__init__(self)
         try:
             db = self._connect()
         except sqlite3.Error as error:

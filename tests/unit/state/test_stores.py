@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -249,7 +250,6 @@ def test_a_full_disk_while_running_loses_no_claim_or_value(tmp_path, caplog):
 
 
 def test_a_slow_redis_holds_nothing_up(redis_server):
-    import time
 
     import redis as redis_client
 
@@ -318,3 +318,122 @@ def test_redis_keeps_the_expiry_of_a_replaced_value(redis_server):
     store.put("k", "a", "one", ttl=60)
     assert store.replace("k", "a", "one", "two") and 0 < store._redis.pttl("qflow:kv:k:a") <= 60_000
     store.close()
+
+
+def _wait_until(condition, seconds: float = 10.0) -> bool:
+    """True once `condition()` holds (looked at every 10 ms), False after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        threading.Event().wait(0.01)
+    return True
+
+
+class _Spy:
+    """A store that says when a lease was refused (the caller is about to wait)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.refused = threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    def lease(self, name: str, owner: str, ttl: float) -> bool:
+        taken = self._store.lease(name, owner, ttl)
+        if not taken:
+            self.refused.set()
+        return taken
+
+
+def _example_execution():
+    import json as jsonlib
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from bot.qflow import parse_execution
+
+    example = jsonlib.loads((Path(__file__).resolve().parents[3] / "examples" / "sample-response.json").read_text())
+    return parse_execution(example), datetime.now(UTC)
+
+
+@pytest.mark.parametrize("outcome", ["stored", "failed"])
+def test_a_replica_waiting_for_another_s_load_is_woken_by_redis_not_by_its_poll(outcome, redis_server, monkeypatch):
+    """Two replicas (two connections to one Redis): the waiting one hears the loader's announcement at once,
+    when its polls are 30 s apart: it takes the stored execution or, when the load failed, the lease."""
+    from bot.lookup import FleetCache
+
+    monkeypatch.setattr(FleetCache, "POLL_SECONDS", 30.0)
+    monkeypatch.setattr(FleetCache, "PUSHED_POLL_SECONDS", 30.0)
+    redis_server.flush()
+    loader_store, waiter_store = RedisStore(redis_server.url), _Spy(RedisStore(redis_server.url))
+    loader, waiter = FleetCache(loader_store, wait_seconds=60), FleetCache(waiter_store, wait_seconds=60)
+    gate, loads = threading.Event(), []
+
+    def slow_load():
+        loads.append("loader")
+        gate.wait(10)
+        if outcome == "failed":
+            raise RuntimeError("Qualys said no")
+        return _example_execution()
+
+    def own_load():
+        loads.append("waiter")
+        return _example_execution()
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
+            assert _wait_until(lambda: loads == ["loader"])
+            second = pool.submit(waiter.get, "e1", own_load, lambda v: True, lambda e: 60.0)
+            assert waiter_store.refused.wait(10)  # the waiter found the lease taken: it waits now
+            assert _wait_until(lambda: waiter_store.pushes)  # its process hears announcements
+            gate.set()
+            if outcome == "failed":
+                with pytest.raises(RuntimeError):
+                    first.result(10)
+            else:
+                first.result(10)
+            execution, _ = second.result(5)  # not 30 s: the announcement woke it
+        assert execution.execution_id
+        assert loads == (["loader", "waiter"] if outcome == "failed" else ["loader"])
+    finally:
+        gate.set()
+        loader_store.close()
+        waiter_store.close()
+
+
+def test_announcements_go_unheard_while_redis_is_down_and_are_heard_again_after(redis_server):
+    """While Redis is down the store says it cannot wake other replicas (their waiters poll again, at
+    FleetCache.POLL_SECONDS); once Redis is back, announcements reach the waiters again."""
+    store, other = ResilientStore(RedisStore(redis_server.url)), RedisStore(redis_server.url)
+    try:
+        with store.listen("execution:e1") as changed:
+            assert _wait_until(lambda: store.pushes)
+            other.announce("execution:e2")  # another topic: not this waiter's
+            other.announce("execution:e1")
+            assert changed.wait(5)
+            redis_server.stop()
+            assert _wait_until(lambda: not store.pushes)
+            redis_server.start()
+            assert _wait_until(lambda: store.pushes)
+            changed.clear()
+            other.announce("execution:e1")
+            assert changed.wait(5)
+    finally:
+        if redis_server.process is None or redis_server.process.poll() is not None:
+            redis_server.start()
+        store.close()
+        other.close()
+
+
+def test_an_announcement_wakes_only_the_waiters_of_its_topic(store):
+    with (store.listen("execution:a") as a, store.listen("execution:b") as b, store.listen("execution:a") as a2,
+          store.listen("execution:c") as c):
+        assert store.backend != "redis" or _wait_until(lambda: store.pushes)
+        store.announce("execution:a")
+        store.announce("execution:c")  # heard after the one before it (one channel keeps their order)
+        assert a.wait(5) and a2.wait(5) and c.wait(5)
+        assert not b.is_set()
+    assert store._waiting == {}  # nobody waits any more: nothing is kept for them
