@@ -50,13 +50,24 @@ class RedisStore(Announcements):
         self._stopped = threading.Event()
         self._listener: threading.Thread | None = None
         self._listener_lock = threading.Lock()
+        self._told_refused = False
 
     @property
     def pushes(self) -> bool:
         return self._subscribed.is_set()
 
     def announce(self, topic: str) -> None:
-        self._redis.publish(CHANNEL, topic)  # this process's waiters hear it too, through the listener
+        try:
+            self._redis.publish(CHANNEL, topic)  # this process's waiters hear it too, through the listener
+        except redis.ResponseError as error:  # refused (an ACL without pub/sub): the store itself still works
+            self._refused(error)
+
+    def _refused(self, error: redis.ResponseError) -> None:
+        if not self._told_refused:
+            self._told_refused = True
+            log.warning("Redis refuses the app's pub/sub channel %s (%s): replicas waiting for another's Qualys "
+                        "fetch ask Redis every few ms instead; allow PUBLISH and SUBSCRIBE on it (ACL &%s)",
+                        CHANNEL, str(error)[:200], CHANNEL)
 
     def listen(self, topic: str) -> AbstractContextManager[threading.Event]:
         if self._listener is None:
@@ -82,6 +93,10 @@ class RedisStore(Announcements):
                             self._subscribed.set()
                         elif message.get("type") == "message" and isinstance(message.get("data"), str):
                             super().announce(message["data"])
+            except redis.ResponseError as error:  # refused: waiters poll; tried again now and then
+                self._refused(error)
+                self._subscribed.clear()
+                self._stopped.wait(RESUBSCRIBE_SECONDS * 30)
             except Exception as error:  # noqa: BLE001 - a down Redis: waiters poll meanwhile
                 if self._subscribed.is_set():
                     log.info("Redis announcements unheard (%s): waiters poll until they are heard again",

@@ -437,3 +437,41 @@ def test_an_announcement_wakes_only_the_waiters_of_its_topic(store):
         assert a.wait(5) and a2.wait(5) and c.wait(5)
         assert not b.is_set()
     assert store._waiting == {}  # nobody waits any more: nothing is kept for them
+
+
+def test_a_redis_user_refused_pub_sub_still_shares_state_and_waiters_poll(redis_server, caplog):
+    """An ACL that allows the keys but not pub/sub: nothing degrades, the announcement's refusal is said once
+    (with what to allow), and a replica waiting for another's fetch still gets it (by asking, every 10 ms)."""
+    import redis as redis_client
+
+    from bot.lookup import FleetCache
+
+    redis_server.flush()
+    admin = redis_client.Redis.from_url(redis_server.url)
+    admin.execute_command("ACL", "SETUSER", "nopubsub", "on", ">pw", "~*", "&*", "+@all", "-@pubsub")
+    url = redis_server.url.replace("redis://", "redis://nopubsub:pw@")
+    store, other = ResilientStore(RedisStore(url)), ResilientStore(RedisStore(url))
+    try:
+        loads = []
+        with store.listen("execution:e1"):
+            for _ in range(3):
+                store.announce("execution:e1")
+            assert not store.degraded and not store.pushes
+            assert store.claim("still-shared", 60) and not other.claim("still-shared", 60)
+
+        def load():
+            loads.append(1)
+            return _example_execution()
+
+        with ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(FleetCache(s, wait_seconds=10).get, "e1", load, lambda v: True, lambda e: 60.0)
+                       for s in (store, other, store, other)]
+            assert all(f.result(10)[0].execution_id for f in futures)
+        assert len(loads) == 1 and not store.degraded and not other.degraded
+        refusals = [r for r in caplog.records if "refuses the app's pub/sub channel" in r.getMessage()]
+        assert 1 <= len(refusals) <= 2 and "qflow:changed" in refusals[0].getMessage()  # once per store at most
+    finally:
+        store.close()
+        other.close()
+        admin.execute_command("ACL", "DELUSER", "nopubsub")
+        admin.close()
