@@ -1,5 +1,7 @@
 """What rendering costs: time per card and payload size, from the documented sample to a
-hostile 500-step execution. Usage: .venv/bin/python -m benchmarks.render"""
+hostile 500-step execution: the first render of a card (nothing masked yet) and a render again (another
+view or refresh of the same run: its texts masked already, bot/redact.py keeps them).
+Usage: .venv/bin/python -m benchmarks.render"""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.qflow.models import parse_execution
+from bot.redact import Redactor
 from bot.render import CardState, render_execution_card
 from bot.render.message import block_text_chars
 
@@ -39,19 +42,21 @@ def main(runs: int = 30) -> None:
              ("sample-response.json", "failed-with-steps.json", "running.json")}
     cases["500 hostile steps"] = huge_execution()
     cases["30,000 steps, page 1,000"] = many_steps(30_000)
-    print(f"{'execution':24} {'view':8} {'median ms':>9} {'blocks':>6} {'chars':>6} {'bytes':>6}")
+    print(f"{'execution':24} {'view':8} {'first ms':>9} {'again ms':>9} {'blocks':>6} {'chars':>6} {'bytes':>6}")
     for name, payload in cases.items():
         execution = parse_execution(payload)
         for view in ("summary", "steps", "errors"):
             page = 999 if name.startswith("30,000") else 0
             state = CardState(execution.execution_id or "", view, page)  # type: ignore[arg-type]
-            times = []
+            first, again, kept = [], [], Redactor()
             for _ in range(runs):
-                started = time.perf_counter()
-                message = render_execution_card(execution, state, fetched_at=datetime.now(UTC))
-                times.append(time.perf_counter() - started)
+                for redactor, times in ((Redactor(), first), (kept, again)):
+                    started = time.perf_counter()
+                    message = render_execution_card(execution, state, fetched_at=datetime.now(UTC), redactor=redactor)
+                    times.append(time.perf_counter() - started)
             size = len(json.dumps(message.payload()))
-            print(f"{name:24} {view:8} {statistics.median(times) * 1000:9.2f} {len(message.blocks):6d} "
+            print(f"{name:24} {view:8} {statistics.median(first) * 1000:9.2f} {statistics.median(again) * 1000:9.2f} "
+                  f"{len(message.blocks):6d} "
                   f"{block_text_chars(message.blocks):6d} {size:6d}")
     started = time.perf_counter()
     for _ in range(runs):

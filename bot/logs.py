@@ -31,8 +31,10 @@ _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
 
 @contextmanager
 def log_context(**fields: str | None) -> Iterator[None]:
-    """Lines logged inside carry these fields (JSON format); empty values are left out."""
-    token = _context.set({**_context.get(), **_kept(fields)})
+    """Lines logged inside carry these fields (JSON format); empty values are left out. Inside a
+    request's deferred fields, these are deferred too: merging them now would work those out."""
+    kept, around = _kept(fields), _context.get()
+    token = _context.set(_Deferred(around, lambda: kept) if isinstance(around, _Deferred) else {**around, **kept})
     try:
         yield
     finally:
@@ -109,7 +111,7 @@ class ScrubbingFormatter(logging.Formatter):
         super().__init__(fmt)
         secrets = tuple(secrets)
         self._scrub = scrubber(secrets)
-        self._redactor = Redactor(patterns, secrets)
+        self._redactor = Redactor(patterns, secrets, remembered=0)  # every line is new
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

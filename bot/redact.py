@@ -8,6 +8,7 @@ secrets are masked wherever they appear. Every pattern scans in linear time.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -79,18 +80,34 @@ def _own_secret_forms(secret: str) -> set[str]:
     return {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
 
 
-class Redactor:
-    """Masks secrets; one per process, built from Settings (operator patterns, own secrets)."""
+# Masking is a pure function of the text, and a card's texts repeat: within one card (a step's name in
+# several places), across its views (summary, steps, errors: a storm renders all three of every run at
+# once) and across the refreshes of a followed card. Texts up to REMEMBERED_CHARS are masked once and
+# the result kept (at most REMEMBERED_TEXTS of them, the least recently used forgotten first: a few MB
+# at most): half the time of rendering a card went to masking texts already masked.
+REMEMBERED_TEXTS = 1024
+REMEMBERED_CHARS = 1000
 
-    def __init__(self, extra_patterns: Sequence[str] = (), own_secrets: Iterable[str] = ()) -> None:
+
+class Redactor:
+    """Masks secrets; one per process, built from Settings (operator patterns, own secrets). `remembered`:
+    how many masked texts to keep for reuse (0 for text that never repeats, such as log lines)."""
+
+    def __init__(self, extra_patterns: Sequence[str] = (), own_secrets: Iterable[str] = (), *,
+                 remembered: int = REMEMBERED_TEXTS) -> None:
         forms = {form for s in own_secrets if len(s) >= 6 for form in _own_secret_forms(s)}
         literals = [re.escape(s) for s in sorted(forms, key=len, reverse=True)]
         self._values = re.compile("|".join([*literals, *SECRET_VALUES, *extra_patterns]))
+        # functools' cache is safe to share between threads (two that miss one text at once both mask it).
+        self._remembered = functools.lru_cache(maxsize=remembered)(self._mask) if remembered else self._mask
 
     def text(self, text: str) -> str:
         """Free text with every secret-looking value masked in place."""
         if not text:
             return text
+        return self._remembered(text) if len(text) <= REMEMBERED_CHARS else self._mask(text)
+
+    def _mask(self, text: str) -> str:
         text = self._values.sub(MASK, text)
         return _SECRET_PAIR.sub(_masked_pair, text)
 

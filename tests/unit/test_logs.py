@@ -75,6 +75,24 @@ def test_deferred_facts_are_worked_out_once_and_only_when_a_line_needs_them():
     assert on_worker["user"] == "U1" and worked == [1]
 
 
+def test_a_context_nested_in_deferred_facts_leaves_them_unworked_until_a_line_needs_them():
+    formatter = JsonFormatter([])
+    worked: list[int] = []
+
+    def facts() -> dict[str, str | None]:
+        worked.append(1)
+        return {"team": "T1", "execution_id": "from-request"}
+
+    with deferred_log_context(facts), log_context(execution_id="e-1", user=None):
+        with log_context(entry="click"):
+            assert worked == []  # every request's card nests one: it must not work the facts out
+            line = json.loads(formatter.format(record("nested")))
+        outer = json.loads(formatter.format(record("outer")))
+    assert worked == [1]
+    assert (line["team"], line["execution_id"], line["entry"], "user" in line) == ("T1", "e-1", "click", False)
+    assert (outer["execution_id"], "entry" in outer) == ("e-1", False)
+
+
 def test_a_traceback_is_one_field_of_one_line():
     line = JsonFormatter([]).format(record("failed", exc=raised("boom")))
     assert line.count("\n") == 0 and "RuntimeError: boom" in json.loads(line)["error"]

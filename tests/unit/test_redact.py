@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.qflow.models import parse_execution
-from bot.redact import MASK, Redactor, redact_execution, redact_step
+from bot.redact import MASK, REMEMBERED_CHARS, Redactor, redact_execution, redact_step
 from bot.render import CardState, render_execution_card
 
 EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
@@ -191,3 +191,43 @@ def test_a_field_added_to_the_models_later_cannot_escape_redaction():
     assert redacted.owner_note == f"x password={MASK}" and "hunter2" not in json.dumps(redacted.extra_details)
     step = NewStep.model_validate({"runbookNote": secret})
     assert redact_step(step, r).runbook_note == f"password={MASK}"
+
+
+class _CountedScans:
+    """Stands in for a Redactor's pattern: counts the texts scanned."""
+
+    def __init__(self, pattern):
+        self.pattern, self.scanned = pattern, []
+
+    def sub(self, mask, text):
+        self.scanned.append(text)
+        return self.pattern.sub(mask, text)
+
+
+@given(st.sampled_from(sorted(SHAPES)), secrets, tokens)
+def test_a_text_masked_again_is_masked_the_same_from_what_was_kept(shape, secret, token):
+    text = SHAPES[shape](secret, token)
+    kept, fresh = Redactor(), Redactor(remembered=0)
+    kept._values = _CountedScans(kept._values)
+    first, again = kept.text(text), kept.text(text)
+    assert first == again == fresh.text(text) == fresh.text(text)
+    assert kept._values.scanned == ([text] if len(text) <= REMEMBERED_CHARS else [text, text])
+
+
+def test_what_is_kept_is_bounded_and_long_texts_are_not_kept():
+    redactor = Redactor(remembered=3)
+    for n in range(10):
+        assert redactor.text(f"step {n}: password=hunter{n}") == f"step {n}: password={MASK}"
+    long = "token=" + "y" * REMEMBERED_CHARS
+    assert redactor.text(long) == f"token={MASK}"
+    info = redactor._remembered.cache_info()
+    assert info.currsize == 3 and info.misses == 10  # the long text went round the memory
+    assert redactor.text("step 9: password=hunter9") == f"step 9: password={MASK}"
+    assert redactor._remembered.cache_info().hits == 1
+
+
+def test_log_lines_are_not_kept():
+    from bot.logs import ScrubbingFormatter
+
+    formatter = ScrubbingFormatter("%(message)s", ["own-Passw0rd!"])
+    assert formatter._redactor._remembered == formatter._redactor._mask
