@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -21,6 +22,8 @@ def send_storm(url: str, prepared: list[Prepared], in_flight: int, answers: bool
                parent: Connection) -> None:
     """Send `prepared` to `url`, `in_flight` at a time; the parent sends the index of each request answered
     (-1: no more) and gets back one Sent per request."""
+    gc.collect()
+    gc.disable()  # a process of one storm: no pause to collect garbage while it times acks
     parent.send(asyncio.run(_storm(url, prepared, in_flight, answers, timeout, parent)))
 
 

@@ -12,7 +12,7 @@ from gunicorn import glogging  # type: ignore[import-untyped]
 from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
 from bot.slack.httpd import STOP_SECONDS, HttpServer
-from bot.slack.server import EVENTS_PATH
+from bot.slack.server import EVENTS_PATH, settle_heap
 from bot.work import SHUTDOWN_GRACE_SECONDS
 
 bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or '3000'}"
@@ -33,6 +33,7 @@ class HttpWorker(Worker):
     def run(self) -> None:
         servers = [HttpServer(self.wsgi, "", 0, self.cfg.threads, listening=listener.sock)
                    for listener in self.sockets]
+        settle_heap()
         for server in servers:
             server.start()
         while self.alive and self.ppid == os.getppid():

@@ -175,3 +175,28 @@ def test_an_app_that_fails_gets_a_500_and_the_server_goes_on(caplog):
 def test_an_address_in_use_is_said_when_the_server_is_made():
     with serving(echo_environ([])) as server, pytest.raises(OSError):
         HttpServer(echo_environ([]), "127.0.0.1", server.port, 1)
+
+
+def test_what_the_app_built_is_set_aside_from_garbage_collection_before_it_serves(monkeypatch):
+    import gc
+
+    from bot.slack import server as serving_module
+
+    built = [["a settings object, a client, a validator"]]  # made before serving, alive until exit
+    seen: dict[str, bool] = {}
+
+    class Recording(HttpServer):
+        def start(self) -> None:
+            seen["built object still collected"] = any(o is built for o in gc.get_objects())
+            seen["frozen"] = gc.get_freeze_count() > 0
+
+        def stop(self, *_args) -> bool:
+            return True
+
+    monkeypatch.setattr(serving_module, "HttpServer", Recording)
+    monkeypatch.setattr(serving_module, "wait_for_signal", lambda: "SIGTERM")
+    try:
+        serving_module.serve_http(None, "127.0.0.1", 0, on_stop=lambda: None)  # type: ignore[arg-type]
+    finally:
+        gc.unfreeze()
+    assert seen == {"built object still collected": False, "frozen": True}
