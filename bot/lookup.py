@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -85,12 +86,20 @@ class FleetCache:
     # waiters as soon as it stored the execution (or gave the lease up): they look again on their own only
     # in case one was lost.
     PUSHED_POLL_SECONDS = 0.25
+    # A load's lease lapses this long after its replica stops renewing it (it died mid-fetch: the others then
+    # load the execution themselves, instead of waiting out the whole lookup budget); the replica loading
+    # renews it every RENEW_SECONDS until its load ends.
+    LEASE_SECONDS = 3.0
+    RENEW_SECONDS = 1.0
 
     def __init__(self, store: Store, *, wait_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._owner = uuid.uuid4().hex
         self._wait = wait_seconds
         self._clock = clock
+        self._held: dict[str, str] = {}  # the leases of the loads under way here, and their owners
+        self._held_lock = threading.Lock()  # also held while they are renewed: none is renewed once given up
+        self._renewer: threading.Thread | None = None
 
     def _read(self, execution_id: str) -> tuple[Execution, datetime] | None:
         raw = self._store.get(self.KIND, execution_id)
@@ -116,7 +125,7 @@ class FleetCache:
                 found = None if fresh else self._read(execution_id)
                 if found is not None and usable(found):
                     return found
-                if self._store.lease(lease, owner, self._wait):
+                if self._store.lease(lease, owner, self.LEASE_SECONDS):
                     return self._load_holding(execution_id, lease, owner, load, usable, keep, fresh=fresh)
                 if self._clock() >= deadline:
                     return load()  # the loading replica is stuck: do not wait on it any longer
@@ -127,7 +136,9 @@ class FleetCache:
                       load: Callable[[], tuple[Execution, datetime]],
                       usable: Callable[[tuple[Execution, datetime]], bool], keep: Callable[[Execution], float],
                       *, fresh: bool) -> tuple[Execution, datetime]:
-        """Load with the lease held, store what came, then give the lease up and wake the waiters."""
+        """Load with the lease held (renewed meanwhile), store what came, then give the lease up and wake the
+        waiters."""
+        self._hold(lease, owner)
         try:
             again = None if fresh else self._read(execution_id)  # stored just before the lease was free?
             if again is not None and usable(again):
@@ -138,8 +149,28 @@ class FleetCache:
                             ttl=keep(execution))
             return value
         finally:
+            with self._held_lock:
+                self._held.pop(lease, None)
             self._store.release(lease, owner)
             self._store.announce(f"{self.KIND}:{execution_id}")  # stored, or the lease is free to take
+
+    def _hold(self, lease: str, owner: str) -> None:
+        with self._held_lock:
+            self._held[lease] = owner
+            if self._renewer is None or not self._renewer.is_alive():  # started by the first load (after a fork)
+                self._renewer = threading.Thread(target=self._renew, name="qflow-fleet-leases", daemon=True)
+                self._renewer.start()
+
+    def _renew(self) -> None:
+        """Keep this replica's load leases while their loads run."""
+        while True:
+            time.sleep(self.RENEW_SECONDS)
+            with self._held_lock:
+                for lease, owner in self._held.items():
+                    try:
+                        self._store.lease(lease, owner, self.LEASE_SECONDS)
+                    except Exception:  # the store is failing: the lease lapses, another replica may load too
+                        log.warning("could not renew a load's lease in the state store", exc_info=True)
 
 
 class ExecutionLookups:

@@ -188,8 +188,13 @@ def test_two_replicas_one_refreshes_a_card_and_the_other_takes_over_when_it_dies
             slack.wait_for(lambda reqs: unfurls(slack, "C0FOLLOW2") or None)
             wait_until(lambda: execution_calls_by(qualys, execution, token_one) >= 3, "replica one never refreshed")
             assert execution_calls_by(qualys, execution, token_two) == 0  # the lease keeps replica two out
-            one.process.kill()  # dies without giving its leases back
+            # It dies in the middle of a fetch, without giving back the card's lease or the fetch's.
+            held = qualys.held
+            qualys.gate.clear()
+            wait_until(lambda: qualys.held > held, "replica one never fetched again")
+            one.process.kill()
             one.process.wait()
+            qualys.gate.set()
             wait_until(lambda: execution_calls_by(qualys, execution, token_two) >= 1, "replica two never took over")
             qualys.executions[execution].update(status="Success", endDate=1746007633052)
             slack.wait_for(lambda reqs: [u for u in unfurls(slack, "C0FOLLOW2") if "✅" in json.dumps(u, ensure_ascii=False)]

@@ -475,3 +475,42 @@ def test_a_redis_user_refused_pub_sub_still_shares_state_and_waiters_poll(redis_
         other.close()
         admin.execute_command("ACL", "DELUSER", "nopubsub")
         admin.close()
+
+
+def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_dies(monkeypatch):
+    """A replica killed mid-fetch gives nothing back: the others load the execution themselves once its
+    lease lapses (LEASE_SECONDS), not after the whole lookup budget; while it lives, it keeps the lease."""
+    from bot.lookup import FleetCache
+
+    monkeypatch.setattr(FleetCache, "LEASE_SECONDS", 0.2)
+    monkeypatch.setattr(FleetCache, "RENEW_SECONDS", 0.05)
+    shared = MemoryStore()
+    loader, waiter = FleetCache(shared, wait_seconds=60), FleetCache(shared, wait_seconds=60)
+    gate, loads = threading.Event(), []
+
+    def slow_load():
+        loads.append("loader")
+        gate.wait(20)
+        return _example_execution()
+
+    def own_load():
+        loads.append("waiter")
+        return _example_execution()
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
+            assert _wait_until(lambda: loads == ["loader"])
+            until = time.monotonic() + 5 * FleetCache.LEASE_SECONDS  # five lifetimes of the lease: renewed
+            while time.monotonic() < until:
+                assert not shared.lease("load:e1", "another replica", FleetCache.LEASE_SECONDS)
+                threading.Event().wait(0.02)
+            with loader._held_lock:  # its replica dies: no renewal from now, nothing given back
+                loader._held.clear()
+            second = pool.submit(waiter.get, "e1", own_load, lambda v: True, lambda e: 60.0)
+            execution, _ = second.result(10)  # a lease's lifetime later, not the 60 s wait
+            assert execution.execution_id and loads == ["loader", "waiter"]
+            gate.set()
+            first.result(10)
+    finally:
+        gate.set()
