@@ -358,6 +358,24 @@ def _example_execution():
     return parse_execution(example), datetime.now(UTC)
 
 
+def _two_loads(gate: threading.Event, loads: list[str], *, fails: bool = False):
+    """Two replicas' loads of one execution, each noted in `loads`: the loader's waits for `gate` (then
+    fails, or gives the example); the waiter's gives the example at once."""
+
+    def slow_load():
+        loads.append("loader")
+        gate.wait(20)
+        if fails:
+            raise RuntimeError("Qualys said no")
+        return _example_execution()
+
+    def own_load():
+        loads.append("waiter")
+        return _example_execution()
+
+    return slow_load, own_load
+
+
 @pytest.mark.parametrize("outcome", ["stored", "failed"])
 def test_a_replica_waiting_for_another_s_load_is_woken_by_redis_not_by_its_poll(outcome, redis_server, monkeypatch):
     """Two replicas (two connections to one Redis): the waiting one hears the loader's announcement at once,
@@ -370,18 +388,7 @@ def test_a_replica_waiting_for_another_s_load_is_woken_by_redis_not_by_its_poll(
     loader_store, waiter_store = RedisStore(redis_server.url), _Spy(RedisStore(redis_server.url))
     loader, waiter = FleetCache(loader_store, wait_seconds=60), FleetCache(waiter_store, wait_seconds=60)
     gate, loads = threading.Event(), []
-
-    def slow_load():
-        loads.append("loader")
-        gate.wait(10)
-        if outcome == "failed":
-            raise RuntimeError("Qualys said no")
-        return _example_execution()
-
-    def own_load():
-        loads.append("waiter")
-        return _example_execution()
-
+    slow_load, own_load = _two_loads(gate, loads, fails=outcome == "failed")
     try:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
@@ -487,16 +494,7 @@ def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_
     shared = MemoryStore()
     loader, waiter = FleetCache(shared, wait_seconds=60), FleetCache(shared, wait_seconds=60)
     gate, loads = threading.Event(), []
-
-    def slow_load():
-        loads.append("loader")
-        gate.wait(20)
-        return _example_execution()
-
-    def own_load():
-        loads.append("waiter")
-        return _example_execution()
-
+    slow_load, own_load = _two_loads(gate, loads)
     try:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
