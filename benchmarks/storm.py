@@ -188,6 +188,9 @@ def storm(app: RunningApp, slack: FakeSlack, qualys: FakeQualys, requests: int, 
     elapsed = max(sent + final for sent, final in finals) - started if finals else 0.0
     return {"ack_p50": statistics.median(acks) * 1000, "ack_p99": percentile(acks, 99) * 1000,
             "late": sum(1 for _, ack, status in results if ack > SLACK_ACK_SECONDS or status != 200),
+            "unacknowledged": sum(1 for _, _, status in results if status == 0),  # the connection failed
+            "refused": sum(1 for _, _, status in results if status not in (0, 200)),
+            "ack_max": max(acks) * 1000,
             "cpu_ms": cpu * 1000 / requests,
             "final_p50": statistics.median(took) if took else float("nan"),
             "final_p99": percentile(took, 99) if took else float("nan"),

@@ -21,7 +21,6 @@ def main(port: int) -> None:
     app.command("/qflow")(lambda ack: ack())
     app.event("link_shared")(lambda ack: ack())
     app.action(re.compile(".*"))(lambda ack: ack())
-    print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
     serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
                int(os.environ.get("QFLOW_HTTP_THREADS") or 8))
 

@@ -56,7 +56,6 @@ def main(port: int) -> None:
                 client.chat_unfurl(channel=event["channel"], ts=event["message_ts"],
                                    unfurls={link["url"]: {"blocks": card(fetch(found.group(0)))}})
 
-    print(f"listening on http://127.0.0.1:{port}/slack/events", flush=True)
     serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
                int(os.environ.get("QFLOW_HTTP_THREADS") or 8))
 

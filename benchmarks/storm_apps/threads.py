@@ -99,7 +99,6 @@ def main(port: int) -> None:
 
         pool.submit(answer)
 
-    lean.listening(port)
     serve_wsgi(make_wsgi_app(app, lambda: True, os.environ["SLACK_SIGNING_SECRET"]), "127.0.0.1", port,
                lean.HTTP_THREADS)
 

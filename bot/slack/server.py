@@ -163,10 +163,11 @@ def settle_heap() -> None:
 
 def serve_wsgi(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
     """`wsgi` on the app's HTTP server, with its settings, until SIGTERM/SIGINT (the benchmarks serve their
-    rival apps so)."""
+    rival apps so). Says it is listening once it is: a storm sent before would meet a closed port."""
     server = HttpServer(wsgi, host, port, threads)
     settle_heap()
     server.start()
+    print(f"listening on http://{host}:{port}{EVENTS_PATH}", flush=True)
     wait_for_signal()
     server.stop()
 
