@@ -489,8 +489,9 @@ def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_
     lease lapses (LEASE_SECONDS), not after the whole lookup budget; while it lives, it keeps the lease."""
     from bot.lookup import FleetCache
 
-    monkeypatch.setattr(FleetCache, "LEASE_SECONDS", 0.2)
-    monkeypatch.setattr(FleetCache, "RENEW_SECONDS", 0.05)
+    # A renewal 25 times per lifetime: a loaded machine would have to starve the renewer for 0.48 s to fail it.
+    monkeypatch.setattr(FleetCache, "LEASE_SECONDS", 0.5)
+    monkeypatch.setattr(FleetCache, "RENEW_SECONDS", 0.02)
     shared = MemoryStore()
     loader, waiter = FleetCache(shared, wait_seconds=60), FleetCache(shared, wait_seconds=60)
     gate, loads = threading.Event(), []
@@ -499,7 +500,7 @@ def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
             assert _wait_until(lambda: loads == ["loader"])
-            until = time.monotonic() + 5 * FleetCache.LEASE_SECONDS  # five lifetimes of the lease: renewed
+            until = time.monotonic() + 3 * FleetCache.LEASE_SECONDS  # three lifetimes of the lease: renewed
             while time.monotonic() < until:
                 assert not shared.lease("load:e1", "another replica", FleetCache.LEASE_SECONDS)
                 threading.Event().wait(0.02)
