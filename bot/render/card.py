@@ -5,20 +5,24 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    PlainTextObject,
-    SectionBlock,
-)
-
 from ..qflow.models import FAILURE_KINDS, Execution
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor, redact_execution
-from .blocks import HIDE, OPEN, REFRESH, SHARE, SHOW_ERRORS, SHOW_STEPS, button, md
+from .blocks import (
+    HIDE,
+    OPEN,
+    REFRESH,
+    SHARE,
+    SHOW_ERRORS,
+    SHOW_STEPS,
+    Json,
+    actions,
+    button,
+    context,
+    header,
+    md,
+    section,
+)
 from .message import MAX_FIELDS, SlackMessage
 from .pages import ShownSteps, errors_blocks, step_label, steps_blocks
 from .state import CardState
@@ -56,35 +60,33 @@ def render_execution_card(
     execution = redact_execution(execution, redactor)
     steps = ShownSteps(execution, redactor)
     kind = execution.kind
-    blocks: list[Block]
+    blocks: list[Json]
     first_error = _first_error(execution, steps)
     if state.compact:
         head = (f"{status_marker(kind)} *{label(one_line_status(execution.status), 60)}* · "
                 f"*{label(workflow_title(execution), 120)}*\n{_timing_line(execution, fetched_at, compact=True)}")
-        blocks = [SectionBlock(text=md(head))]
+        blocks = [section(md(head))]
         if first_error:
-            blocks.append(ContextBlock(elements=[md(first_error)]))
+            blocks.append(context(md(first_error)))
     else:
         blocks = [
-            HeaderBlock(text=PlainTextObject(text=plain(f"{status_label(execution.status, kind)} · "
-                                                        f"{workflow_title(execution)}", 150), emoji=False)),
-            ContextBlock(elements=[md(_timing_line(execution, fetched_at))]),
+            header(plain(f"{status_label(execution.status, kind)} · {workflow_title(execution)}", 150)),
+            context(md(_timing_line(execution, fetched_at))),
         ]
         fields = _fields(execution, full=state.view != "summary")
         if fields:
-            blocks.append(SectionBlock(fields=[md(f) for f in fields[:MAX_FIELDS]]))
+            blocks.append(section(fields=[md(f) for f in fields[:MAX_FIELDS]]))
         if first_error:
-            blocks.append(SectionBlock(text=md(first_error)))
+            blocks.append(section(md(first_error)))
     if state.view == "steps":
         blocks.extend(steps_blocks(execution, steps, state))
     elif state.view == "errors":
         blocks.extend(errors_blocks(execution, steps, state))
-    blocks.append(ActionsBlock(block_id="qflow_card_actions",
-                               elements=_card_buttons(execution, steps, state, open_url, open_is_run)))
+    blocks.append(actions(_card_buttons(execution, steps, state, open_url, open_is_run), block_id="qflow_card_actions"))
     id_line = _id_line(execution, state, fetched_at)
     if note:
         id_line += f"\n{safe(note, 200)}"
-    blocks.append(ContextBlock(elements=[md(id_line)]))
+    blocks.append(context(md(id_line)))
     return SlackMessage.of(_fallback_text(execution), blocks)
 
 
@@ -161,10 +163,10 @@ def _first_error(execution: Execution, steps: ShownSteps) -> str | None:
 
 
 def _card_buttons(execution: Execution, steps: ShownSteps, state: CardState, open_url: str | None,
-                  open_is_run: bool) -> list[ButtonElement]:
+                  open_is_run: bool) -> list[Json]:
     """The card's buttons. Only "Share in channel", the one that changes what others see, is styled
     (primary); nothing here destroys anything, so nothing is red."""
-    buttons: list[ButtonElement] = []
+    buttons: list[Json] = []
     if execution.steps:
         if state.view == "steps":
             buttons.append(button("Hide steps", HIDE, state.with_view("summary")))

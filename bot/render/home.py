@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.models.blocks import ContextBlock, DividerBlock, HeaderBlock, PlainTextObject, SectionBlock
-
-from .blocks import md
+from .blocks import context, divider, header, md, section
 from .text import code, date_token, safe
 
 SHOWN = 10
@@ -53,29 +51,29 @@ def render_home(recent: list[tuple[str, str, float]], watches: list[tuple[str, s
     """The `home` view. recent: (execution id, outcome, when); watches: (execution id, channel, since);
     subscriptions: (workflow id, name, mode, channel)."""
     blocks: list[Any] = [
-        HeaderBlock(text=PlainTextObject(text="QFlow for Slack", emoji=True)),
-        SectionBlock(text=md(
+        header("QFlow for Slack", emoji=True),
+        section(md(
             "Look up Qualys QFlow workflow executions without leaving Slack.\n"
             "• `/qflow execution &lt;id or link&gt; [steps|errors]`: a card, privately\n"
             "• Paste an execution link: it unfurls; mention me or DM me an id: a card in reply\n"
             "• `/qflow watch &lt;id&gt;`: a card for the channel, kept current, a thread reply when the run ends\n"
             "• `/qflow subscribe &lt;workflow&gt; [failures|all]`: a card here for each new failed run\n"
             "• `/qflow help`: everything, with examples")),
-        DividerBlock(),
-        SectionBlock(text=md("*Your recent lookups* (only you see these)\n" + (
+        divider(),
+        section(md("*Your recent lookups* (only you see these)\n" + (
             "\n".join(f"• {code(eid, 40)} · {safe(outcome, 30)} · {_when(at)}" for eid, outcome, at in recent[:SHOWN])
             or "None yet."))),
-        SectionBlock(text=md("*Your watches*\n" + (
+        section(md("*Your watches*\n" + (
             "\n".join(f"• {code(eid, 40)} in <#{channel}> since {_when(since)}" if channel and channel.isalnum()
                       else f"• {code(eid, 40)} since {_when(since)}" for eid, channel, since in watches[:SHOWN])
             or "None. Start one with `/qflow watch &lt;id&gt;` in a channel."))),
-        SectionBlock(text=md("*Subscriptions of your channels*\n" + (
+        section(md("*Subscriptions of your channels*\n" + (
             "\n".join(f"• {safe(name, 80) if name else code(wid, 40)} · "
                       f"{'failures' if mode == 'failures' else 'every run'} in <#{channel}>"
                       for wid, name, mode, channel in subscriptions[:SHOWN] if channel.isalnum())
             or ("None." if channels_known else "I couldn't list your channels just now.")))),
-        DividerBlock(),
-        SectionBlock(text=md("*Health*\n" + "\n".join(_health_lines(health)))),
-        ContextBlock(elements=[md(f"Updated {date_token(datetime.now(UTC), seconds=True)}")]),
+        divider(),
+        section(md("*Health*\n" + "\n".join(_health_lines(health)))),
+        context(md(f"Updated {date_token(datetime.now(UTC), seconds=True)}")),
     ]
-    return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
+    return {"type": "home", "blocks": blocks}

@@ -6,8 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import Block
-
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
@@ -26,16 +24,16 @@ class SlackMessage:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, text: str, blocks: Iterable[Block]) -> SlackMessage:
-        # to_dict() runs slack_sdk's own validation of each block.
-        return cls(text=text[:MAX_TEXT_FALLBACK], blocks=[b.to_dict() for b in blocks])
+    def of(cls, text: str, blocks: Iterable[dict[str, Any]]) -> SlackMessage:
+        """`blocks` made by bot/render/blocks.py's builders (which keep slack_sdk's checks)."""
+        return cls(text=text[:MAX_TEXT_FALLBACK], blocks=list(blocks))
 
     @classmethod
     def section(cls, text: str) -> SlackMessage:
         """A message of one mrkdwn section (`text`, already escaped), its fallback the same text."""
-        from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+        from .blocks import md, section
 
-        return cls.of(text, [SectionBlock(text=MarkdownTextObject(text=text, verbatim=True))])
+        return cls.of(text, [section(md(text))])
 
     def payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ActionsBlock, Block, ContextBlock, SectionBlock
-
 from ..links import Found
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor
-from .blocks import REFRESH, button, md
+from .blocks import REFRESH, Json, actions, button, context, md, section
 from .errors import words_for
 from .message import SlackMessage
 from .state import CardState
@@ -37,14 +35,14 @@ def render_help(command: str = "/qflow") -> SlackMessage:
         f"The id is the execution's UUID, like `{EXAMPLE_ID}`, or its link from Qualys. "
         "Answers to the command and the shortcut are private to you until you press *Share in channel*."
     )
-    return SlackMessage.of(f"{c} help: {c} execution &lt;id&gt; [steps|errors]", [SectionBlock(text=md(text))])
+    return SlackMessage.of(f"{c} help: {c} execution &lt;id&gt; [steps|errors]", [section(md(text))])
 
 
 def render_usage(given: str, command: str = "/qflow") -> SlackMessage:
     """Anything the command does not understand: say so, then show the usage."""
     c = safe(command, 30)
     lead = f"I didn't understand {code(given, 60)}." if given.strip() else "That needs an execution id."
-    return SlackMessage(f"{lead} Try {c} help", [SectionBlock(text=md(lead)).to_dict(), *render_help(command).blocks])
+    return SlackMessage(f"{lead} Try {c} help", [section(md(lead)), *render_help(command).blocks])
 
 
 def render_invalid_id(given: str) -> SlackMessage:
@@ -66,12 +64,11 @@ def render_lookup_error(error: BaseException, state: CardState, *, reference: st
                         redactor: Redactor = DEFAULT_REDACTOR) -> SlackMessage:
     """An error card; where trying again may help, it has a Try again button."""
     text = error_text(error, state.execution_id, redactor)
-    blocks: list[Block] = [SectionBlock(text=md(text))]
+    blocks: list[Json] = [section(md(text))]
     if reference:
-        blocks.append(ContextBlock(elements=[md(f"Reference: {code(reference, 40)}")]))
+        blocks.append(context(md(f"Reference: {code(reference, 40)}")))
     if words_for(error).try_again:
-        blocks.append(ActionsBlock(block_id="qflow_error_actions",
-                                   elements=[button("Try again", REFRESH, state)]))
+        blocks.append(actions([button("Try again", REFRESH, state)], block_id="qflow_error_actions"))
     return SlackMessage.of(text, blocks)
 
 
@@ -104,19 +101,19 @@ def render_too_many(rest: list[Found], shown: int) -> SlackMessage:
 def looking_up(state: CardState) -> SlackMessage:
     """The instant acknowledgement shown while the lookup runs."""
     text = f"⏳ Looking up execution {code(state.execution_id, 40)}…"
-    return SlackMessage(text, [{"type": "context", "elements": [md(text).to_dict()]}])
+    return SlackMessage(text, [context(md(text))])
 
 
 def stale_button() -> SlackMessage:
     """A click whose value is not one of ours (forged, or from an old version of the app)."""
     text = "⚠️ That button isn't one I can read (it may be from an older card). Run `/qflow execution &lt;id&gt;` again."
-    return SlackMessage(text, [{"type": "section", "text": md(text).to_dict()}])
+    return SlackMessage(text, [section(md(text))])
 
 
 def with_shared_by(message: SlackMessage, user: str) -> SlackMessage:
     """A card shared with the channel, saying who shared it (`user`: a Slack user id, checked by the caller)."""
     return SlackMessage(message.text, [*message.blocks,
-                                       {"type": "context", "elements": [md(f"Shared by <@{user}>").to_dict()]}])
+                                       context(md(f"Shared by <@{user}>"))])
 
 
 def _minutes(seconds: float) -> str:

@@ -3,11 +3,9 @@ each step's API text masked only when it is shown."""
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ActionsBlock, Block, DividerBlock, SectionBlock
-
 from ..qflow.models import FAILURE_KINDS, Execution, StatusKind, Step
 from ..redact import Redactor, redact_step
-from .blocks import NEXT, PREVIOUS, button, md
+from .blocks import NEXT, PREVIOUS, Json, actions, button, divider, md, section
 from .message import MAX_SECTION_TEXT
 from .state import CardState
 from .status import one_line_status, status_marker, step_counts
@@ -56,7 +54,7 @@ def _pages(count: int, size: int) -> int:
     return max(1, -(-count // size))
 
 
-def _pager(state: CardState, page: int, pages: int) -> list[Block]:
+def _pager(state: CardState, page: int, pages: int) -> list[Json]:
     if pages <= 1:
         return []
     buttons = []
@@ -64,7 +62,7 @@ def _pager(state: CardState, page: int, pages: int) -> list[Block]:
         buttons.append(button("‹ Previous", PREVIOUS, state.with_view(state.view, page - 1)))
     if page < pages - 1:
         buttons.append(button("Next ›", NEXT, state.with_view(state.view, page + 1)))
-    return [ActionsBlock(block_id="qflow_pager", elements=buttons)]
+    return [actions(buttons, block_id="qflow_pager")]
 
 
 def _fit_lines(head: str, lines: list[str]) -> str:
@@ -77,12 +75,12 @@ def _fit_lines(head: str, lines: list[str]) -> str:
     return text
 
 
-def steps_blocks(execution: Execution, all_steps: ShownSteps, state: CardState) -> list[Block]:
+def steps_blocks(execution: Execution, all_steps: ShownSteps, state: CardState) -> list[Json]:
     steps = all_steps.ordered
     if execution.steps is None:
-        return [DividerBlock(), SectionBlock(text=md("*Steps* are not available for this execution right now."))]
+        return [divider(), section(md("*Steps* are not available for this execution right now."))]
     if not steps:
-        return [DividerBlock(), SectionBlock(text=md("*Steps:* this execution has no steps yet."))]
+        return [divider(), section(md("*Steps:* this execution has no steps yet."))]
     pages = _pages(len(steps), STEPS_PAGE_SIZE)
     page = min(state.page, pages - 1)
     longest = max((s.duration_seconds or 0 for s in steps), default=0)
@@ -98,10 +96,10 @@ def steps_blocks(execution: Execution, all_steps: ShownSteps, state: CardState) 
             line += f"\n        ↳ {safe(step.error_text or step.note_text or '', 160)}"
         lines.append(line)
     head = f"*Steps* · {step_counts(execution)} · page {page + 1} of {pages}"
-    return [DividerBlock(), SectionBlock(text=md(_fit_lines(head, lines))), *_pager(state, page, pages)]
+    return [divider(), section(md(_fit_lines(head, lines))), *_pager(state, page, pages)]
 
 
-def errors_blocks(execution: Execution, steps: ShownSteps, state: CardState) -> list[Block]:
+def errors_blocks(execution: Execution, steps: ShownSteps, state: CardState) -> list[Json]:
     failed = steps.failed
     pages = _pages(len(failed), ERRORS_PAGE_SIZE)
     page = min(state.page, pages - 1)
@@ -119,4 +117,4 @@ def errors_blocks(execution: Execution, steps: ShownSteps, state: CardState) -> 
     head = f"*Errors* · {len(failed)} step{'s' if len(failed) != 1 else ''} with errors"
     if pages > 1:
         head += f" · page {page + 1} of {pages}"
-    return [DividerBlock(), SectionBlock(text=md(_fit_lines(head, lines))), *_pager(state, page, pages)]
+    return [divider(), section(md(_fit_lines(head, lines))), *_pager(state, page, pages)]

@@ -4,7 +4,7 @@ can change it, and why Slack refused a post."""
 from __future__ import annotations
 
 from ..policy import Decision, Rule
-from .blocks import md
+from .blocks import md, section
 from .message import SlackMessage
 from .text import code
 
@@ -50,7 +50,7 @@ def denial_text(decision: Decision, contact: str) -> str:
 
 def render_denial(decision: Decision, contact: str) -> SlackMessage:
     words = denial_text(decision, contact)
-    return SlackMessage(words, [{"type": "section", "text": md(words).to_dict()}])
+    return SlackMessage(words, [section(md(words))])
 
 
 def render_post_refused(refusal: str) -> str:

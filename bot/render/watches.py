@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from ..qflow.models import FAILURE_KINDS, Execution
 from ..redact import DEFAULT as DEFAULT_REDACTOR
 from ..redact import Redactor, redact_execution
-from .blocks import UNWATCH, button, md
+from .blocks import UNWATCH, button, context, md
 from .card import workflow_title
 from .message import SlackMessage
 from .state import CardState
@@ -41,8 +41,8 @@ def with_watch(message: SlackMessage, state: CardState, watcher: str | None, *, 
                 "thread when the run ends.")
         for block in blocks:
             if block.get("block_id") == ACTIONS_BLOCK:
-                block["elements"] = [*block.get("elements", []), button("Stop watching", UNWATCH, state).to_dict()]
-    blocks.append({"type": "context", "elements": [md(line).to_dict()]})
+                block["elements"] = [*block.get("elements", []), button("Stop watching", UNWATCH, state)]
+    blocks.append(context(md(line)))
     return SlackMessage(message.text, blocks)
 
 
