@@ -6,6 +6,7 @@ per channel and reason, and reported back so the caller can tell the asker where
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from ..render import SlackMessage
-from .keepalive import KeptAliveWebhookClient
+from .keepalive import WEBHOOK_LOG, KeptAliveWebhookClient, env_proxy, post_json, text_of, user_agent
 from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,7 @@ class ResponseUrl:
         self._key = key
         self._first = first_options
         self._uses = uses
-        self._client: WebhookClient | None = None  # made on the first send: off the ack path
-
-    @property
-    def client(self) -> WebhookClient:
-        if self._client is None:
-            self._client = KeptAliveWebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
-        return self._client
+        self._client: WebhookClient | None = None  # only behind a proxy (slack_sdk's path): made on the first send
 
     @property
     def key(self) -> str | None:
@@ -106,17 +101,29 @@ class ResponseUrl:
         chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
         self._uses += 1
         try:
-            response = self.client.send(text=message.text, blocks=message.blocks or None, **chosen)
+            status, body = self._post({"text": message.text, "blocks": message.blocks or None, **chosen})
         except Exception:
             if self._on_error:
                 self._on_error("response_url", "unreachable")
             raise
-        if response.status_code != 200:
+        if status != 200:
             if self._on_error:
-                self._on_error("response_url", f"http_{response.status_code}")
-            log.warning("response_url answered %s: %s", response.status_code, str(response.body)[:200])
+                self._on_error("response_url", f"http_{status}")
+            log.warning("response_url answered %s: %s", status, body[:200])
             return False
         return True
+
+    def _post(self, fields: dict[str, Any]) -> tuple[int, str]:
+        """The message's fields as slack_sdk's WebhookClient sends them (those set), with its retries."""
+        body = {key: value for key, value in fields.items() if value is not None}
+        if env_proxy() is not None:  # slack_sdk's own path knows proxies
+            if self._client is None:
+                self._client = KeptAliveWebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
+            response = self._client.send_dict(body)
+            return response.status_code, str(response.body)
+        status, headers, answer = post_json(self.url, json.dumps(body).encode(), {"User-Agent": user_agent()},
+                                            slack_retry_handlers(), timeout=10, logger=WEBHOOK_LOG)
+        return status, text_of(headers, answer)
 
 
 class ChannelMessage:
