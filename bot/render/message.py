@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,16 @@ class SlackMessage:
 
     def payload(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
+
+    def blocks_json(self) -> str:
+        """`blocks` as JSON (json.dumps'), encoded once: the people shown a card at the same moment share
+        its message, and encoding it again for each was most of what sending it cost the app. (A message's
+        blocks are never changed once it is made: a new message is made instead.)"""
+        encoded = self.__dict__.get("_blocks_json")
+        if encoded is None:
+            encoded = json.dumps(self.blocks)
+            object.__setattr__(self, "_blocks_json", encoded)  # frozen: only this cache is ever set
+        return encoded
 
 
 def block_text_chars(blocks: Iterable[Mapping[str, Any]]) -> int:

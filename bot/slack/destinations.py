@@ -101,7 +101,7 @@ class ResponseUrl:
         chosen = options or (self._first if self._uses == 0 else {"replace_original": True})
         self._uses += 1
         try:
-            status, body = self._post({"text": message.text, "blocks": message.blocks or None, **chosen})
+            status, body = self._post(message, chosen)
         except Exception:
             if self._on_error:
                 self._on_error("response_url", "unreachable")
@@ -113,17 +113,26 @@ class ResponseUrl:
             return False
         return True
 
-    def _post(self, fields: dict[str, Any]) -> tuple[int, str]:
-        """The message's fields as slack_sdk's WebhookClient sends them (those set), with its retries."""
-        body = {key: value for key, value in fields.items() if value is not None}
+    def _post(self, message: SlackMessage, options: dict[str, Any]) -> tuple[int, str]:
+        """The message and options as slack_sdk's WebhookClient sends them (those set), with its retries."""
+        fields = {key: value for key, value in {"text": message.text, **options}.items() if value is not None}
         if env_proxy() is not None:  # slack_sdk's own path knows proxies
             if self._client is None:
                 self._client = KeptAliveWebhookClient(self.url, timeout=10, retry_handlers=slack_retry_handlers())
-            response = self._client.send_dict(body)
+            response = self._client.send_dict({**fields, **({"blocks": message.blocks} if message.blocks else {})})
             return response.status_code, str(response.body)
-        status, headers, answer = post_json(self.url, json.dumps(body).encode(), {"User-Agent": user_agent()},
+        status, headers, answer = post_json(self.url, webhook_body(message, fields), {"User-Agent": user_agent()},
                                             slack_retry_handlers(), timeout=10, logger=WEBHOOK_LOG)
         return status, text_of(headers, answer)
+
+
+def webhook_body(message: SlackMessage, fields: dict[str, Any]) -> bytes:
+    """`fields` and the message's blocks (when it has some) as one JSON object, the blocks' JSON the
+    message's own (encoded once for everyone it is sent to)."""
+    parts = [f"{json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items() if key != "blocks"]
+    if message.blocks:
+        parts.append(f'"blocks": {message.blocks_json()}')
+    return ("{" + ", ".join(parts) + "}").encode()
 
 
 class ChannelMessage:

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.request import Request
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RetryHandler
@@ -307,3 +309,22 @@ def test_a_charset_python_lacks_reads_as_utf8():
     assert keepalive.text_of(message, "ünï".encode()) == "ünï"
     message.replace_header("Content-Type", "text/plain; charset=latin-1")
     assert keepalive.text_of(message, "é".encode("latin-1")) == "é"
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                       max_leaves=8)
+
+
+@given(st.text(), st.lists(st.dictionaries(st.text(max_size=8), JSONISH, max_size=4), max_size=4),
+       st.dictionaries(st.sampled_from(["response_type", "replace_original", "delete_original", "thread_ts"]),
+                       JSONISH, max_size=3))
+@example("\u2028 \"quoted\" \\ <@U1> ✅", [{"type": "section"}], {"response_type": "ephemeral"})
+@example("", [], {})
+def test_a_response_url_body_is_the_json_of_its_fields_and_blocks(text, blocks, options):
+    message = SlackMessage(text=text, blocks=blocks)
+    fields = {"text": text, **options}
+    expected = {**fields, **({"blocks": blocks} if blocks else {})}
+    assert json.loads(destinations.webhook_body(message, fields)) == expected
+    assert message.blocks_json() is message.blocks_json() and json.loads(message.blocks_json()) == blocks
+    assert message == SlackMessage(text=text, blocks=blocks)  # the cache is not part of the message
