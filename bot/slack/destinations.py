@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from ..render import SlackMessage
-from .keepalive import WEBHOOK_LOG, KeptAliveWebhookClient, env_proxy, post_json, text_of, user_agent
+from .keepalive import WEBHOOK_LOG, Encoded, KeptAliveWebhookClient, env_proxy, post_json, text_of, user_agent
 from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,15 @@ class ResponseUrl:
 def webhook_body(message: SlackMessage, fields: dict[str, Any]) -> bytes:
     """`fields` and the message's blocks (when it has some) as one JSON object, the blocks' JSON the
     message's own (encoded once for everyone it is sent to)."""
-    parts = [f"{json.dumps(key)}: {json.dumps(value)}" for key, value in fields.items() if key != "blocks"]
-    if message.blocks:
-        parts.append(f'"blocks": {message.blocks_json()}')
-    return ("{" + ", ".join(parts) + "}").encode()
+    return with_json(json.dumps({k: v for k, v in fields.items() if k != "blocks"}),
+                     "blocks", message.blocks_json() if message.blocks else None).encode()
+
+
+def with_json(encoded: str, key: str, value_json: str | None) -> str:
+    """The JSON object `encoded` with `key` set to the JSON `value_json` (unchanged when that is None)."""
+    if value_json is None:
+        return encoded
+    return f"{encoded[:-1]}{', ' if encoded != '{}' else ''}{json.dumps(key)}: {value_json}}}"
 
 
 class ChannelMessage:
@@ -202,8 +207,13 @@ class Unfurl:
             {"channel": self.channel, "ts": self.ts} if self.channel and self.ts
             else {"unfurl_id": self.unfurl_id, "source": self.source}
         )
+        where = {key: value for key, value in where.items() if value is not None}
+        # chat_unfurl's body, its blocks the message's own JSON (encoded once for everyone it is sent to)
+        unfurls = "{" + json.dumps(self.url) + ': {"blocks": ' + message.blocks_json() + "}}"
+        fields = {**where, "unfurls": {self.url: {"blocks": message.blocks}}}
         try:
-            self._client.chat_unfurl(unfurls={self.url: {"blocks": message.blocks}}, **where)
+            self._client.api_call("chat.unfurl", json=Encoded(fields, body=with_json(json.dumps(where), "unfurls",
+                                                                                       unfurls).encode()))
         except SlackApiError as error:
             self.refusal = str(error.response.get("error", "unknown_error"))
             if self.refusal not in REFUSALS:

@@ -307,6 +307,14 @@ def text_of(headers: Message, body: bytes) -> str:
 WEBHOOK_LOG = logging.getLogger("slack_sdk.webhook.client")  # the logger slack_sdk would ask for
 
 
+class Encoded(dict[str, Any]):
+    """A Web API call's JSON body, given with its encoding (made of parts encoded once for many calls)."""
+
+    def __init__(self, fields: dict[str, Any], *, body: bytes) -> None:
+        super().__init__(fields)
+        self.body = body
+
+
 class KeptAliveWebClient(WebClient):
     """slack_sdk's WebClient over kept-alive connections."""
 
@@ -324,7 +332,7 @@ class KeptAliveWebClient(WebClient):
         if (json is not None and http_verb == "POST" and not (files or data or params or headers or auth)
                 and self.proxy is None and not self.default_params and "token" not in json):
             try:
-                body = jsonlib.dumps(json).encode()
+                body = json.body if isinstance(json, Encoded) else jsonlib.dumps(json).encode()
             except TypeError:  # a block model, not a dict: slack_sdk turns those into dicts
                 body = None
         if body is None:

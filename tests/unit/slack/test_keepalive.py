@@ -328,3 +328,20 @@ def test_a_response_url_body_is_the_json_of_its_fields_and_blocks(text, blocks, 
     assert json.loads(destinations.webhook_body(message, fields)) == expected
     assert message.blocks_json() is message.blocks_json() and json.loads(message.blocks_json()) == blocks
     assert message == SlackMessage(text=text, blocks=blocks)  # the cache is not part of the message
+
+
+@given(st.dictionaries(st.text(max_size=6), JSONISH, max_size=4), st.text(max_size=6), JSONISH)
+def test_a_value_spliced_into_encoded_json_is_as_if_encoded_with_it(fields, key, value):
+    fields.pop(key, None)
+    assert json.loads(destinations.with_json(json.dumps(fields), key, json.dumps(value))) == {**fields, key: value}
+    assert destinations.with_json(json.dumps(fields), key, None) == json.dumps(fields)
+
+
+@pytest.mark.parametrize("where", [{"channel": "C0KEEP", "ts": "1.2"}, {"unfurl_id": "Uf1", "source": "composer"}])
+def test_an_unfurl_sends_what_slack_sdks_chat_unfurl_sends(slack, where):
+    client = KeptAliveWebClient(token=BOT_TOKEN, base_url=slack.api_url, connections=Connections())
+    url = "https://qualysguard.qualys.com/qflow/#/executions/\u00e9\"x"
+    assert destinations.Unfurl(client, url, **where).send(SlackMessage(text="t", blocks=BLOCKS))
+    WebClient(token=BOT_TOKEN, base_url=slack.api_url).chat_unfurl(unfurls={url: {"blocks": BLOCKS}}, **where)
+    mine, reference = slack.api_calls("chat.unfurl")
+    assert _sent(mine) == _sent(reference)
