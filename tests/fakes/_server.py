@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -131,3 +132,21 @@ class LoopbackServer:
         if not result:
             raise AssertionError(f"timed out after {timeout}s waiting; saw {[(r.method, r.path) for r in self.requests]}")
         return result
+
+
+def accept_each(listener: socket.socket, handle: Callable[[socket.socket], None], *, threaded: bool = False) -> None:
+    """Hand each connection `listener` accepts to `handle` (on a thread of its own when `threaded`), from a
+    daemon thread, until the listener is closed: a raw server for tests of what a client does on the wire."""
+
+    def accept() -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            if threaded:
+                threading.Thread(target=handle, args=(sock,), daemon=True).start()
+            else:
+                handle(sock)
+
+    threading.Thread(target=accept, daemon=True).start()

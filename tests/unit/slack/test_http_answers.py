@@ -7,7 +7,6 @@ import email.message
 import http.client
 import io
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.slack.keepalive import Connections, charset_of, read_header_lines
+from tests.fakes._server import accept_each
 
 TOKEN = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=":"),
                 min_size=1, max_size=20)
@@ -115,15 +115,7 @@ def server() -> Iterator[tuple[str, list[bytes]]]:
                     sock.shutdown(socket.SHUT_WR)
                     return
 
-    def accept() -> None:
-        while True:
-            try:
-                sock, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(sock,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
+    accept_each(listener, serve, threaded=True)
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/x", queue
     listener.close()
 

@@ -36,7 +36,7 @@ from bot.slack.keepalive import (
     post_json,
 )
 from bot.slack.retries import AnyServerErrorRetryHandler, ClampedRateLimitRetryHandler, slack_retry_handlers
-from tests.fakes._server import Reply
+from tests.fakes._server import Reply, accept_each
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 
@@ -83,30 +83,25 @@ class _ClosingServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.closed = threading.Semaphore(0)
         self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        accept_each(self.listener, self._serve)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.listener.getsockname()[1]}/response/1"
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with sock:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += sock.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
-                while len(body) < length:
-                    body += sock.recv(65536)
-                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-            self.closed.release()
+    def _serve(self, sock: socket.socket) -> None:
+        self.connections += 1
+        with sock:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            while len(body) < length:
+                body += sock.recv(65536)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+        self.closed.release()
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused():
@@ -226,16 +221,11 @@ def test_a_post_that_never_gets_an_answer_raises_after_its_retries():
     attempts = []
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def refuse() -> None:
-        while True:
-            try:
-                sock, _ = listener.accept()
-            except OSError:
-                return
-            attempts.append(1)
-            sock.close()  # no answer: a dropped connection
+    def refuse(sock: socket.socket) -> None:
+        attempts.append(1)
+        sock.close()  # no answer: a dropped connection
 
-    threading.Thread(target=refuse, daemon=True).start()
+    accept_each(listener, refuse)
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/response/1"
     try:
         with pytest.raises((ConnectionError, http.client.RemoteDisconnected, OSError)):
