@@ -18,7 +18,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from ..render import SlackMessage
-from .keepalive import WEBHOOK_LOG, Encoded, KeptAliveWebhookClient, env_proxy, post_json, text_of, user_agent
+from .http_answers import text_of
+from .keepalive import WEBHOOK_LOG, Encoded, KeptAliveWebhookClient, env_proxy, post_json, user_agent
 from .retries import slack_retry_handlers
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.slack.keepalive import Connections, charset_of, read_header_lines
+from bot.slack.http_answers import charset_of, read_header_lines
+from bot.slack.keepalive import Connections
 from tests.fakes._server import accept_each
 
 TOKEN = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=":"),

@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import SectionBlock
 from slack_sdk.webhook import WebhookClient
 
 from bot.render import SlackMessage
-from bot.slack import destinations, keepalive
+from bot.slack import destinations, http_answers, keepalive
 from bot.slack.destinations import ResponseUrl
 from bot.slack.keepalive import (
     MOST_ATTEMPTS,
@@ -296,9 +296,9 @@ def test_behind_a_proxy_posts_take_slack_sdks_path(slack, monkeypatch):
 def test_a_charset_python_lacks_reads_as_utf8():
     message = http.client.HTTPMessage()
     message["Content-Type"] = "application/json; charset=no-such-charset"
-    assert keepalive.text_of(message, "ünï".encode()) == "ünï"
+    assert http_answers.text_of(message, "ünï".encode()) == "ünï"
     message.replace_header("Content-Type", "text/plain; charset=latin-1")
-    assert keepalive.text_of(message, "é".encode("latin-1")) == "é"
+    assert http_answers.text_of(message, "é".encode("latin-1")) == "é"
 
 
 JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
