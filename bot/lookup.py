@@ -23,6 +23,7 @@ from .qflow import (
 )
 from .qflow.deadline import deadline
 from .state import Store
+from .state.base import Stored
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,8 @@ class FleetCache:
         self._held_lock = threading.Lock()  # also held while they are renewed: none is renewed once given up
         self._renewer: threading.Thread | None = None
 
-    def _read(self, execution_id: str) -> tuple[Execution, datetime] | None:
-        raw = self._store.get(self.KIND, execution_id)
+    @staticmethod
+    def _parse(raw: str | None) -> tuple[Execution, datetime] | None:
         if not raw:
             return None
         try:
@@ -115,44 +116,50 @@ class FleetCache:
     def get(self, execution_id: str, load: Callable[[], tuple[Execution, datetime]],
             usable: Callable[[tuple[Execution, datetime]], bool], keep: Callable[[Execution], float],
             *, fresh: bool = False) -> tuple[Execution, datetime]:
-        """The shared value if usable (and not `fresh`), else one replica's load, stored for `keep` seconds."""
+        """The shared value if usable (and not `fresh`), else one replica's load, stored for `keep` seconds.
+        Each look is one step in the store (Redis: one round trip): the value, and the lease when there is
+        none (or, `take`, when the one there will not do)."""
         lease, owner = f"load:{execution_id}", f"{self._owner}:{uuid.uuid4().hex}"  # this very load
         topic = f"{self.KIND}:{execution_id}"
         deadline = self._clock() + self._wait
+        take = fresh
         with self._store.listen(topic) as changed:
             while True:
                 changed.clear()  # before looking: what is announced from now on ends the wait below
-                found = None if fresh else self._read(execution_id)
+                raw, leased = self._store.get_or_lease(self.KIND, execution_id, lease, owner, self.LEASE_SECONDS,
+                                                       take=take)
+                found = None if fresh else self._parse(raw)
                 if found is not None and usable(found):
+                    if leased:  # stored by another replica just before this one took the lease
+                        self._store.release(lease, owner)
                     return found
-                if self._store.lease(lease, owner, self.LEASE_SECONDS):
-                    return self._load_holding(execution_id, lease, owner, load, usable, keep, fresh=fresh)
+                if leased:
+                    return self._load_holding(execution_id, lease, owner, topic, load, keep)
+                if found is not None and not take:  # stored, but too old: try the lease now
+                    take = True
+                    continue
                 if self._clock() >= deadline:
                     return load()  # the loading replica is stuck: do not wait on it any longer
-                fresh = False  # another replica is loading it now: its answer is fresh enough
+                fresh = take = False  # another replica is loading it now: its answer is fresh enough
                 changed.wait(self.PUSHED_POLL_SECONDS if self._store.pushes else self.POLL_SECONDS)
 
-    def _load_holding(self, execution_id: str, lease: str, owner: str,
+    def _load_holding(self, execution_id: str, lease: str, owner: str, topic: str,
                       load: Callable[[], tuple[Execution, datetime]],
-                      usable: Callable[[tuple[Execution, datetime]], bool], keep: Callable[[Execution], float],
-                      *, fresh: bool) -> tuple[Execution, datetime]:
-        """Load with the lease held (renewed meanwhile), store what came, then give the lease up and wake the
-        waiters."""
+                      keep: Callable[[Execution], float]) -> tuple[Execution, datetime]:
+        """Load with the lease held (renewed meanwhile), then in one step store what came, give the lease up
+        and wake the waiters (who take the lease when the load failed)."""
         self._hold(lease, owner)
+        stored = None
         try:
-            again = None if fresh else self._read(execution_id)  # stored just before the lease was free?
-            if again is not None and usable(again):
-                return again
             value = load()
             execution, fetched_at = value
-            self._store.put(self.KIND, execution_id, fetched_at.isoformat() + "\n" + execution.model_dump_json(),
-                            ttl=keep(execution))
+            stored = Stored(self.KIND, execution_id, fetched_at.isoformat() + "\n" + execution.model_dump_json(),
+                            keep(execution))
             return value
         finally:
             with self._held_lock:
                 self._held.pop(lease, None)
-            self._store.release(lease, owner)
-            self._store.announce(f"{self.KIND}:{execution_id}")  # stored, or the lease is free to take
+            self._store.hand_over(lease, owner, topic, stored)
 
     def _hold(self, lease: str, owner: str) -> None:
         with self._held_lock:

@@ -200,6 +200,8 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
     metrics = Metrics()
     store = store or build_store(settings)
     metrics.state(store)
+    # Redis: a connection for each thread that may call at once, opened now rather than by a storm's first calls.
+    store.warm_up(settings.tuning.workers + settings.tuning.http_threads + 2)
     # Each worker opens its state-file connection (or takes a Redis one) at start: opened by a storm's first
     # claims instead, the first of them took up to 23 ms, every other claim waiting behind it.
     pool = WorkPool(settings.tuning.workers, "qflow-lookup", prepare=lambda: store.get("warm", "up"))

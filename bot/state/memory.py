@@ -6,10 +6,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from .base import Steps
 from .signals import Announcements
 
 
-class MemoryStore(Announcements):
+class MemoryStore(Announcements, Steps):
     """Forgotten when the process ends. Bounded: expired entries are dropped as they are met."""
 
     backend = "memory"

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from .base import StateError
+from .base import StateError, Stored
 from .signals import Announcements
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,19 @@ _RENEW = "local v = redis.call('GET', KEYS[1]) if v == false or v == ARGV[1] the
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 _REPLACE = "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') " \
            "return 1 end return 0"  # KEEPTTL: Redis 6.0 and newer
+# A load's first step: the value, and the lease when no value is there (or whatever is, with ARGV[3] = 1).
+# The value comes second, and only when there is one (RESP3 would turn a Lua false into a boolean).
+_GET_OR_LEASE = "local v = redis.call('GET', KEYS[1]) local taken = 0 if v == false or ARGV[3] == '1' then " \
+                "local h = redis.call('GET', KEYS[2]) if h == false or h == ARGV[1] then " \
+                "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) taken = 1 end end " \
+                "if v == false then return {taken} end return {taken, v}"
+# A load's end: the value put (ARGV[3] = 1; ARGV[5] its expiry in ms, or empty), the lease given back if its
+# owner holds it, the topic announced. A PUBLISH refused (an ACL) leaves the rest done and says why.
+_HAND_OVER = "if ARGV[3] == '1' then if ARGV[5] == '' then redis.call('SET', KEYS[2], ARGV[4]) else " \
+             "redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5]) end end " \
+             "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end " \
+             "local said = redis.pcall('PUBLISH', ARGV[6], ARGV[2]) " \
+             "if type(said) == 'table' and said.err then return said.err end return 'OK'"
 
 
 def _ms(seconds: float) -> int:
@@ -45,6 +58,8 @@ class RedisStore(Announcements):
         self._renew: Any = self._redis.register_script(_RENEW)
         self._release: Any = self._redis.register_script(_RELEASE)
         self._replace: Any = self._redis.register_script(_REPLACE)
+        self._get_or_lease: Any = self._redis.register_script(_GET_OR_LEASE)
+        self._hand_over: Any = self._redis.register_script(_HAND_OVER)
         Announcements.__init__(self)
         self._subscribed = threading.Event()  # the listening thread hears announcements now
         self._stopped = threading.Event()
@@ -70,13 +85,16 @@ class RedisStore(Announcements):
                         CHANNEL, str(error)[:200], CHANNEL)
 
     def listen(self, topic: str) -> AbstractContextManager[threading.Event]:
+        self._start_listening()
+        return super().listen(topic)
+
+    def _start_listening(self) -> None:
         if self._listener is None:
             with self._listener_lock:
                 if self._listener is None and not self._stopped.is_set():
                     self._listener = threading.Thread(target=self._hear, name="qflow-redis-announcements",
                                                       daemon=True)
                     self._listener.start()
-        return super().listen(topic)
 
     def _hear(self) -> None:
         """Pass every announcement to this process's waiters, for as long as the store is open; while the
@@ -105,6 +123,24 @@ class RedisStore(Announcements):
                 self._stopped.wait(RESUBSCRIBE_SECONDS)
         self._subscribed.clear()
 
+    def warm_up(self, connections: int) -> None:
+        """Before serving: the announcements heard, the scripts loaded and `connections` connections open, so
+        that a storm's first calls neither connect (a round trip more each) nor meet NOSCRIPT (two more)."""
+        self._start_listening()
+        try:
+            for script in (self._renew, self._release, self._replace, self._get_or_lease, self._hand_over):
+                self._redis.script_load(script.script)
+            pool = self._redis.connection_pool
+            opened = []
+            try:
+                for _ in range(connections):
+                    opened.append(pool.get_connection())
+            finally:
+                for connection in opened:
+                    pool.release(connection)
+        except redis.RedisError as error:
+            log.info("Redis not ready at start (%s): connections open as they are needed", type(error).__name__)
+
     def ping(self) -> bool:
         return bool(self._redis.ping())
 
@@ -116,6 +152,20 @@ class RedisStore(Announcements):
 
     def release(self, name: str, owner: str) -> None:
         self._release(keys=[f"{PREFIX}lease:{name}"], args=[owner])
+
+    def get_or_lease(self, kind: str, key: str, name: str, owner: str, ttl: float, *,
+                     take: bool = False) -> tuple[str | None, bool]:
+        found = self._get_or_lease(keys=[f"{PREFIX}kv:{kind}:{key}", f"{PREFIX}lease:{name}"],
+                                   args=[owner, _ms(ttl), "1" if take else "0"])
+        value = found[1] if len(found) > 1 and isinstance(found[1], str) else None
+        return value, bool(found[0])
+
+    def hand_over(self, name: str, owner: str, topic: str, value: Stored | None = None) -> None:
+        kind, key, text, ttl = value or ("", "", "", None)
+        said = self._hand_over(keys=[f"{PREFIX}lease:{name}", f"{PREFIX}kv:{kind}:{key}"],
+                               args=[owner, topic, "1" if value else "0", text, "" if ttl is None else _ms(ttl), CHANNEL])
+        if said != "OK":  # the announcement was refused (an ACL without pub/sub): the rest is done
+            self._refused(redis.ResponseError(str(said)))
 
     def put(self, kind: str, key: str, value: str, ttl: float | None = None) -> None:
         self._redis.set(f"{PREFIX}kv:{kind}:{key}", value, px=None if ttl is None else _ms(ttl))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .base import Store
+from .base import Store, Stored
 from .memory import MemoryStore
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,19 @@ class ResilientStore:
     def degraded(self) -> bool:
         return self._down_since is not None
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: str, *args: Any, **options: Any) -> Any:
         # Read without the lock: while the backend answers (nearly always) a call takes no lock here, so no
         # thread waits for one that was paused holding it.
         skip = self._down_since is not None and self._clock() < self._next_try
         if not skip:
             try:
-                result = getattr(self.primary, method)(*args)
+                result = getattr(self.primary, method)(*args, **options)
             except Exception as error:
                 self._failed(error)
             else:
                 self._answered()
                 return result
-        return getattr(self.fallback, method)(*args)
+        return getattr(self.fallback, method)(*args, **options)
 
     def _failed(self, error: Exception) -> None:
         with self._lock:
@@ -93,6 +93,20 @@ class ResilientStore:
 
     def delete(self, kind: str, key: str) -> None:
         self._call("delete", kind, key)
+
+    def get_or_lease(self, kind: str, key: str, name: str, owner: str, ttl: float, *,
+                     take: bool = False) -> tuple[str | None, bool]:
+        value, taken = self._call("get_or_lease", kind, key, name, owner, ttl, take=take)
+        return (value if isinstance(value, str) else None), bool(taken)
+
+    def hand_over(self, name: str, owner: str, topic: str, value: Stored | None = None) -> None:
+        self._call("hand_over", name, owner, topic, value)
+
+    def warm_up(self, connections: int) -> None:
+        try:
+            self.primary.warm_up(connections)
+        except Exception as error:  # a hint only: the first real call meets the failure (and stands in)
+            log.info("warming the %s state store up failed (%s)", self.backend, type(error).__name__)
 
     def items(self, kind: str) -> dict[str, str]:
         found = self._call("items", kind)

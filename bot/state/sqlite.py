@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .base import StateError
+from .base import StateError, Steps
 from .signals import Announcements
 
 SCHEMA_VERSION = 1
@@ -42,7 +42,7 @@ def _problem(path: str, error: sqlite3.Error) -> StateError:
     return StateError(f"The state file {os.path.abspath(path)} (QFLOW_STATE_FILE) {why}.")
 
 
-class SqliteStore(Announcements):
+class SqliteStore(Announcements, Steps):
     """The embedded default store."""
 
     backend = "sqlite"

@@ -340,11 +340,11 @@ class _Spy:
     def __getattr__(self, name: str):
         return getattr(self._store, name)
 
-    def lease(self, name: str, owner: str, ttl: float) -> bool:
-        taken = self._store.lease(name, owner, ttl)
-        if not taken:
+    def get_or_lease(self, *args, **options):
+        value, taken = self._store.get_or_lease(*args, **options)
+        if value is None and not taken:
             self.refused.set()
-        return taken
+        return value, taken
 
 
 def _example_execution():
