@@ -139,7 +139,8 @@ class RedisStore(Announcements):
                 for connection in opened:
                     pool.release(connection)
         except redis.RedisError as error:
-            log.info("Redis not ready at start (%s): connections open as they are needed", type(error).__name__)
+            log.info("Redis not ready at start (%s: %s): connections open and scripts load as they are needed",
+                     type(error).__name__, str(error)[:200])
 
     def ping(self) -> bool:
         return bool(self._redis.ping())

@@ -4,12 +4,9 @@ in one script (one round trip), the others with their single calls."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import redis as redis_client
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,19 +16,7 @@ from bot.state.base import Stored
 from bot.state.redis_store import RedisStore
 from bot.state.resilient import ResilientStore
 from bot.state.sqlite import SqliteStore
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request, tmp_path, redis_server) -> Iterator[Store]:
-    if request.param == "memory":
-        made: Store = MemoryStore()
-    elif request.param == "sqlite":
-        made = SqliteStore(str(tmp_path / "state.sqlite3"))
-    else:
-        redis_server.flush()
-        made = RedisStore(redis_server.url)
-    yield made
-    made.close()
+from tests.unit.state.conftest import wait_until
 
 
 def test_the_lease_is_taken_only_where_no_value_is_or_when_asked(store):
@@ -48,7 +33,7 @@ def test_the_lease_is_taken_only_where_no_value_is_or_when_asked(store):
 def test_a_hand_over_stores_gives_the_lease_back_and_wakes_the_waiters(store):
     assert store.get_or_lease("execution", "e1", "load:e1", "a", 60) == (None, True)
     with store.listen("execution:e1") as changed, store.listen("execution:e2") as other:
-        assert store.backend != "redis" or _wait_until(lambda: store.pushes)
+        assert store.backend != "redis" or wait_until(lambda: store.pushes)
         store.hand_over("load:e1", "b", "execution:e1", Stored("execution", "e1", "v1", 60))  # b holds nothing
         assert changed.wait(5) and store.get("execution", "e1") == "v1"
         assert not store.lease("load:e1", "b", 60)  # still a's
@@ -168,7 +153,7 @@ def test_warming_up_opens_connections_loads_the_scripts_and_hears_announcements(
         assert len(pool._available_connections) + len(pool._in_use_connections) >= 6
         scripts = [store._renew, store._release, store._replace, store._get_or_lease, store._hand_over]
         assert admin.script_exists(*(s.sha for s in scripts)) == [True] * 5
-        assert _wait_until(lambda: store.pushes)
+        assert wait_until(lambda: store.pushes)
     finally:
         store.close()
         admin.close()
@@ -186,12 +171,3 @@ def test_warming_up_a_redis_that_is_down_is_no_error_and_bounded(redis_server, c
         store.close()
     finally:
         redis_server.start()
-
-
-def _wait_until(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        threading.Event().wait(0.01)
-    return True

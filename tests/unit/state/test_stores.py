@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +13,7 @@ from bot.state import MemoryStore, StateError, Store
 from bot.state.redis_store import RedisStore
 from bot.state.resilient import ResilientStore
 from bot.state.sqlite import SCHEMA_VERSION, SqliteStore
+from tests.unit.state.conftest import wait_until
 
 
 class Clock:
@@ -22,19 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request, tmp_path, redis_server) -> Iterator[Store]:
-    if request.param == "memory":
-        made: Store = MemoryStore()
-    elif request.param == "sqlite":
-        made = SqliteStore(str(tmp_path / "state.sqlite3"))
-    else:
-        redis_server.flush()
-        made = RedisStore(redis_server.url)
-    yield made
-    made.close()
 
 
 def test_a_claim_is_won_once(store):
@@ -320,16 +307,6 @@ def test_redis_keeps_the_expiry_of_a_replaced_value(redis_server):
     store.close()
 
 
-def _wait_until(condition, seconds: float = 10.0) -> bool:
-    """True once `condition()` holds (looked at every 10 ms), False after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        threading.Event().wait(0.01)
-    return True
-
-
 class _Spy:
     """A store that says when a lease was refused (the caller is about to wait)."""
 
@@ -392,10 +369,10 @@ def test_a_replica_waiting_for_another_s_load_is_woken_by_redis_not_by_its_poll(
     try:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
-            assert _wait_until(lambda: loads == ["loader"])
+            assert wait_until(lambda: loads == ["loader"])
             second = pool.submit(waiter.get, "e1", own_load, lambda v: True, lambda e: 60.0)
             assert waiter_store.refused.wait(10)  # the waiter found the lease taken: it waits now
-            assert _wait_until(lambda: waiter_store.pushes)  # its process hears announcements
+            assert wait_until(lambda: waiter_store.pushes)  # its process hears announcements
             gate.set()
             if outcome == "failed":
                 with pytest.raises(RuntimeError):
@@ -417,14 +394,14 @@ def test_announcements_go_unheard_while_redis_is_down_and_are_heard_again_after(
     store, other = ResilientStore(RedisStore(redis_server.url)), RedisStore(redis_server.url)
     try:
         with store.listen("execution:e1") as changed:
-            assert _wait_until(lambda: store.pushes)
+            assert wait_until(lambda: store.pushes)
             other.announce("execution:e2")  # another topic: not this waiter's
             other.announce("execution:e1")
             assert changed.wait(5)
             redis_server.stop()
-            assert _wait_until(lambda: not store.pushes)
+            assert wait_until(lambda: not store.pushes)
             redis_server.start()
-            assert _wait_until(lambda: store.pushes)
+            assert wait_until(lambda: store.pushes)
             changed.clear()
             other.announce("execution:e1")
             assert changed.wait(5)
@@ -438,7 +415,7 @@ def test_announcements_go_unheard_while_redis_is_down_and_are_heard_again_after(
 def test_an_announcement_wakes_only_the_waiters_of_its_topic(store):
     with (store.listen("execution:a") as a, store.listen("execution:b") as b, store.listen("execution:a") as a2,
           store.listen("execution:c") as c):
-        assert store.backend != "redis" or _wait_until(lambda: store.pushes)
+        assert store.backend != "redis" or wait_until(lambda: store.pushes)
         store.announce("execution:a")
         store.announce("execution:c")  # heard after the one before it (one channel keeps their order)
         assert a.wait(5) and a2.wait(5) and c.wait(5)
@@ -499,7 +476,7 @@ def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_
     try:
         with ThreadPoolExecutor(2) as pool:
             first = pool.submit(loader.get, "e1", slow_load, lambda v: True, lambda e: 60.0)
-            assert _wait_until(lambda: loads == ["loader"])
+            assert wait_until(lambda: loads == ["loader"])
             until = time.monotonic() + 3 * FleetCache.LEASE_SECONDS  # three lifetimes of the lease: renewed
             while time.monotonic() < until:
                 assert not shared.lease("load:e1", "another replica", FleetCache.LEASE_SECONDS)
