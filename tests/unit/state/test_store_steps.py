@@ -89,7 +89,7 @@ def test_every_backend_answers_each_sequence_of_steps_as_memory_does(steps, tmp_
         for step in steps:
             results = [_apply(s, step) for s in stores]
             assert results[1:] == results[:1] * 2, step
-            views = [(s.get("execution", "e1"), _lease_free(s)) for s in stores]
+            views = [(s.get("execution", "e1"), _lease_free(s), s.items("execution")) for s in stores]
             assert views[1:] == views[:1] * 2, step
     finally:
         for s in stores:
@@ -171,3 +171,70 @@ def test_warming_up_a_redis_that_is_down_is_no_error_and_bounded(redis_server, c
         store.close()
     finally:
         redis_server.start()
+
+
+def _counting_scans(store: RedisStore) -> list[str]:
+    scans: list[str] = []
+    real = store._redis.scan_iter
+
+    def scan_iter(*args, **options):
+        scans.append(options.get("match", ""))
+        return real(*args, **options)
+
+    store._redis.scan_iter = scan_iter  # type: ignore[method-assign]
+    return scans
+
+
+def test_redis_lists_a_kind_from_its_index_not_by_scanning_every_key(redis_server):
+    """After its first listing (which also scans, for keys put before the index), a kind is listed from its
+    index: the claims around it are never walked again, and what is deleted, stored by a load or expired
+    leaves or joins the list as it does in the other stores."""
+    redis_server.flush()
+    store = RedisStore(redis_server.url)
+    scans = _counting_scans(store)
+    try:
+        store.put("follow", "a", "1")
+        store.put("follow", "b", "2", ttl=60)
+        assert store.items("follow") == {"a": "1", "b": "2"} and len(scans) == 1
+        with store._redis.pipeline(transaction=False) as claims:
+            for n in range(2000):
+                claims.set(f"qflow:claim:signature:{n}", "1", px=60_000)
+            claims.execute()
+        store.put("follow", "c", "3", ttl=0.05)
+        store.delete("follow", "a")
+        store.hand_over("load:e1", "x", "execution:e1", Stored("follow", "d", "4", 60))
+        found = store.items("follow")  # c too, unless it has expired already
+        assert found.items() >= {"b": "2", "d": "4"}.items() and set(found) <= {"b", "c", "d"}
+        assert wait_until(lambda: store.get("follow", "c") is None)  # expired
+        assert store.items("follow") == {"b": "2", "d": "4"}
+        assert len(scans) == 1  # no SCAN after the first listing
+        store.put("follow", "e", "5")  # drops the expired member from the index
+        assert store._redis.zscore("qflow:index:follow", "c") is None
+        assert store._redis.zscore("qflow:index:follow", "a") is None  # deleted
+        assert store._redis.zscore("qflow:index:follow", "e") == float("inf")
+        assert 0 < store._redis.zscore("qflow:index:follow", "b") - time.time() * 1000 <= 60_000
+    finally:
+        store.close()
+
+
+def test_redis_lists_values_an_older_version_put_without_the_index(redis_server, monkeypatch):
+    """A rolling upgrade: keys put by a version without the index are found by the first listing, and by
+    the next one after RECONCILE_SECONDS; their expiry is kept."""
+    from bot.state import redis_store
+
+    redis_server.flush()
+    admin = redis_client.Redis.from_url(redis_server.url, decode_responses=True)
+    admin.set("qflow:kv:subscription:old", "o")
+    admin.set("qflow:kv:subscription:brief", "b", px=60_000)
+    store = RedisStore(redis_server.url)
+    scans = _counting_scans(store)
+    try:
+        assert store.items("subscription") == {"old": "o", "brief": "b"}
+        assert 0 < store._redis.zscore("qflow:index:subscription", "brief") - time.time() * 1000 <= 60_000
+        admin.set("qflow:kv:subscription:later", "l")  # the old version, still running, puts another
+        assert store.items("subscription") == {"old": "o", "brief": "b"} and len(scans) == 1
+        monkeypatch.setattr(redis_store, "RECONCILE_SECONDS", 0.0)
+        assert store.items("subscription") == {"old": "o", "brief": "b", "later": "l"} and len(scans) == 2
+    finally:
+        store.close()
+        admin.close()
