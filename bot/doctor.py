@@ -79,12 +79,22 @@ def _check_state(settings: Settings, out: Print) -> bool:
 
         parts = urlsplit(redis_url)  # named without its password
         where = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+        import redis
+
         try:
             store = RedisStore(redis_url)
-            store.ping()
-            store.close()
+            try:
+                store.ping()
+                store.check()
+            finally:
+                store.close()
         except StateError as error:
             out(f"✗ state: {error}")
+            return False
+        except redis.ResponseError as error:  # answers, but refuses what the app needs (an ACL)
+            out(f"✗ state: Redis at {where} refuses a command the app needs ({str(error)[:200]}): allow the app's "
+                "user scripts (EVALSHA, SCRIPT LOAD), strings, sorted sets and SCAN on ~qflow:*, and PUBLISH/SUBSCRIBE "
+                "on &qflow:changed; until then each replica keeps its state in memory (not shared)")
             return False
         except Exception as error:
             out(f"! state: Redis at {where} does not answer ({type(error).__name__}): the app would start and keep "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -164,6 +165,19 @@ class RedisStore(Announcements):
 
     def ping(self) -> bool:
         return bool(self._redis.ping())
+
+    def check(self) -> None:
+        """Each kind of call the app makes, on scratch keys that expire within a second (for `doctor`): raises
+        what Redis refuses (an ACL without scripts or sorted sets would leave each replica on its own memory)."""
+        scratch = f"doctor:{uuid.uuid4().hex}"
+        self.claim(scratch, 1.0)
+        self.get_or_lease("doctor", scratch, scratch, scratch, 1.0)
+        self.hand_over(scratch, scratch, scratch, Stored("doctor", scratch, "1", 1.0))
+        self.replace("doctor", scratch, "1", "2")
+        self.lease(scratch, scratch, 1.0)
+        self.release(scratch, scratch)
+        self.items("doctor")
+        self.delete("doctor", scratch)
 
     def claim(self, key: str, ttl: float) -> bool:
         return bool(self._redis.set(f"{PREFIX}claim:{key}", "1", nx=True, px=_ms(ttl)))

@@ -8,6 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
+import redis as redis_client
 
 from tests.e2e.harness import app_env, link_shared, run_app, wait_until
 from tests.fakes.slack import FakeSlack
@@ -145,7 +146,16 @@ def test_doctor_checks_the_state_store(tmp_path, redis_server):
         assert f"✓ state: Redis at 127.0.0.1:{redis_server.port} answers" in ok.stdout
         down = run(["doctor"], {**redis, "REDIS_URL": f"redis://127.0.0.1:{redis_server.port + 1}/0"})
         assert down.returncode == 1 and "does not answer" in down.stdout
-        assert "s3cretpass" not in ok.stdout + down.stdout
+        admin = redis_client.Redis.from_url(redis_server.url)
+        admin.execute_command("ACL", "SETUSER", "nosorted", "on", ">s3cretpass", "~*", "&*", "+@all", "-@sortedset")
+        try:  # answers, but an ACL refuses the sorted sets the app's scripts use
+            refused = run(["doctor"], {**redis, "REDIS_URL": redis_server.url.replace("redis://",
+                                                                                     "redis://nosorted:s3cretpass@")})
+        finally:
+            admin.execute_command("ACL", "DELUSER", "nosorted")
+            admin.close()
+        assert refused.returncode == 1 and "refuses a command the app needs" in refused.stdout, refused.stdout
+        assert "s3cretpass" not in ok.stdout + down.stdout + refused.stdout
 
 
 def execution_calls_by(qualys, execution: str, token: str) -> int:
