@@ -246,7 +246,8 @@ def measure(apps: tuple[str, ...], latencies: tuple[float, ...], levels: tuple[i
                     for name in apps:
                         redis.flush()
                         with world(latency, distinct, running) as (slack, qualys, ids):
-                            env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30")
+                            env = app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token(), QFLOW_TIMEOUT_SECONDS="30",
+                                          QFLOW_NAMES_WAIT_SECONDS=None)  # the default
                             with start(name, env, redis) as app:
                                 figures = storm(app, slack, qualys, requests, in_flight, ids, answers=name != "floor")
                                 samples[name].append((figures, family_peak(app.process.pid)))
@@ -337,7 +338,10 @@ def main() -> None:
 
 LEGEND = """"In flight": that many people at once, each sending a request and waiting for its answer (the card,
 through the response_url or chat.unfurl) before sending the next; the floor's people wait for the ack only.
-Ack: from sending the signed request to its HTTP response. Answer: from sending to the answer reaching Slack.
+Qualys s: how long the fake gateway takes to answer each QFlow call (the executions' and the workflow
+definition's; ours asks for the workflow's names once per process, and sends a card that came before them
+again with them, counted in Slack calls). Ack: from sending the signed request to its HTTP response. Answer:
+from sending to the first card reaching Slack.
 Acks late or refused: later than 3 s (Slack would have told the person the app did not respond) or
 not a 200 (Bolt answers 404 when a listener has not acknowledged within 3 s). Lost: no answer within 60 s. Most
 per window: the most execution-details calls any one execution took per freshness window (1 for a finished

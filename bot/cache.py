@@ -81,6 +81,19 @@ class SingleFlightCache(Generic[K, V]):
             with self._lock:
                 self._inflight.pop(key, None)
 
+    def replace(self, key: K, old: V, new: V) -> V:
+        """Keep `new` in place of `old` if `old` (this very object) is what is kept for `key`; what is kept
+        for `key` afterwards (or `new`, when nothing is)."""
+        with self._lock:
+            kept = self._cache.get(key)
+            if kept is not old:
+                return new if kept is None else kept
+            try:
+                self._cache[key] = new
+            except ValueError:  # larger than the whole cache: served, never kept
+                self._cache.pop(key, None)
+            return new
+
     def peek(self, key: K) -> V | None:
         with self._lock:
             return self._cache.get(key)

@@ -46,15 +46,16 @@ class Cards:
             RENDERED_CARDS, lambda _: RENDERED_SECONDS)
 
     def card(self, state: CardState, *, fresh: bool = False, note: Note | None = None,
-             shared_by: str | None = None, asker: Asker | None = None) -> tuple[SlackMessage, Lookup | None]:
+             shared_by: str | None = None, asker: Asker | None = None,
+             names_later: bool = False) -> tuple[SlackMessage, Lookup | None]:
         """The card for `state` (and its lookup), or an error message and None; never raises.
-        With an `asker`, the request is written to the audit log."""
+        With an `asker`, the request is written to the audit log. `names_later`: see ExecutionLookups.get."""
         started = time.perf_counter()
         lookup: Lookup | None = None
         failure: BaseException | None = None
         with log_context(execution_id=state.execution_id):
             try:
-                lookup = self.lookup(state.execution_id, fresh=fresh)
+                lookup = self.lookup(state.execution_id, fresh=fresh, names_later=names_later)
                 message = self.render(lookup, state, note(lookup.execution) if note else None)
             except QFlowError as error:
                 log.info("lookup of %s failed: %s", state.execution_id, type(error).__name__)
@@ -80,12 +81,13 @@ class Cards:
             message = with_shared_by(message, shared_by)
         return message, lookup
 
-    def lookup(self, execution_id: str, *, fresh: bool = False, max_age: float | None = None) -> Lookup:
+    def lookup(self, execution_id: str, *, fresh: bool = False, max_age: float | None = None,
+               names_later: bool = False) -> Lookup:
         """The execution (through the single-flight cache; `fresh` asks Qualys again, `max_age` accepts an
         older running one); raises QFlowError."""
         if self._lookups is None:
             raise RuntimeError("these cards look nothing up")
-        return self._lookups.get(execution_id, fresh=fresh, max_age=max_age)
+        return self._lookups.get(execution_id, fresh=fresh, max_age=max_age, names_later=names_later)
 
     @property
     def redactor(self) -> Redactor:

@@ -82,6 +82,7 @@ class TuningSettings(_Group):
     cache_finished_seconds: float  = number("QFLOW_CACHE_FINISHED_SECONDS", 3600.0, 0.0, 86400.0, "a number of seconds")
     cache_running_seconds: float  = number("QFLOW_CACHE_RUNNING_SECONDS", 10.0, 0.0, 3600.0, "a number of seconds")
     cache_mb: int  = number("QFLOW_CACHE_MB", 64, 1, 16384)
+    names_wait_seconds: float = number("QFLOW_NAMES_WAIT_SECONDS", 0.0, 0.0, 30.0, "a number of seconds")
     refresh_seconds: float  = number("QFLOW_REFRESH_SECONDS", 30.0, 0.1, 3600.0, "a number of seconds")
     refresh_max_minutes: float  = number("QFLOW_REFRESH_MAX_MINUTES", 30.0, 0.0, 1440.0, "a number of minutes")
     max_cards: int  = number("QFLOW_MAX_CARDS", 4, 1, 5)

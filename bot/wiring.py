@@ -114,6 +114,7 @@ def build_lookups(settings: Settings, client: QFlowClient | None = None, metrics
         keep_running=settings.tuning.refresh_seconds,
         wait_left=budget.wait_left if budget else None,
         fleet=FleetCache(shared, wait_seconds=lookup_budget(settings)) if shared is not None else None,
+        names_wait=settings.tuning.names_wait_seconds,
     )
 
 

@@ -145,11 +145,21 @@ class Execution(_Run):
     steps: Annotated[list[Step] | None, BeforeValidator(_steps)] = None
     steps_total: OptInt = None
     _source_bytes: int = PrivateAttr(default=0)  # the size of the API answers it was parsed from
+    _named: bool = PrivateAttr(default=False)  # its workflow's names were looked for (bot/lookup.py)
 
     def with_source_bytes(self, size: int) -> Execution:
         """This execution, remembering that `size` bytes of API answers went into it."""
         self._source_bytes = size
         return self
+
+    def with_names_looked_for(self) -> Execution:
+        """This execution, marked as having had its workflow's names filled in (or found unavailable)."""
+        self._named = True
+        return self
+
+    @property
+    def names_looked_for(self) -> bool:
+        return self._named
 
     @property
     def source_bytes(self) -> int:

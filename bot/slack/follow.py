@@ -5,12 +5,16 @@ cache, so many cards of one run cost one Qualys call per interval."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from cachetools import LRUCache
 from slack_sdk import WebClient
 
 from ..cards import Cards
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 FRESH_SHARE = 0.9  # a refresh accepts a lookup this share of an interval old (one call per interval)
 
 RESPONSE_URL_LIFETIME = 29 * 60.0  # Slack honours a response_url for 30 minutes
+SENDS_REMEMBERED = 10_000  # cards whose latest send is known here (a card sent without names is named in ~1 s)
 
 
 class CardFollower:
@@ -45,6 +50,12 @@ class CardFollower:
         self._clock = clock
         self._client = client
         self._response_url = response_url
+        self._submit = submit
+        # Each card's latest send from `deliver` (by its destination's key): a card sent without its workflow's
+        # names is sent again with them only if nothing was sent in its place meanwhile (a click's new view).
+        self._sends: LRUCache[str, int] = LRUCache(SENDS_REMEMBERED)
+        self._sends_lock = threading.Lock()
+        self._sent = itertools.count(1)
         self.follows = Follows(store, self.tick, submit, refresh_seconds,
                                lambda key, raw: follow_from(key, raw, client, response_url), clock=clock, **caps)
 
@@ -64,10 +75,11 @@ class CardFollower:
         user, channel = (asker.user, asker.channel) if asker else (None, None)
         may_follow = not followed and follow and self._follow_seconds(destination) > 0
         reserved, handed, left = False, False, 0.0
+        noted: str | None = None
 
         def note(execution: Execution) -> str | None:
             # A slot is taken only for a run still going (a finished one never needs one).
-            nonlocal reserved, left
+            nonlocal reserved, left, noted
             if execution.is_finished:
                 return None
             if followed:
@@ -75,15 +87,24 @@ class CardFollower:
             elif may_follow:
                 reserved = self.follows.slots.reserve(user, channel)
                 left = self._follow_seconds(destination) if reserved else 0.0
-            return self._following_note(left) if left > 0 else None
+            noted = self._following_note(left) if left > 0 else None
+            return noted
 
         try:
-            message, lookup = self._cards.card(state, fresh=fresh, note=note, asker=asker, shared_by=shared_by)
+            message, lookup = self._cards.card(state, fresh=fresh, note=note, asker=asker, shared_by=shared_by,
+                                               names_later=True)
             if lookup is None and errors_to is not None:
                 errors_to(message)
                 return False
+            named_before = destination.key  # a message the app posts is named once it is posted
+            sent = self._mark_sent(named_before)  # a names update of a card sent here before is off from now
             delivered = send_safely(destination, message)
+            if named_before is None and destination.key:
+                self._mark_sent(destination.key, sent)
             running = lookup is not None and not lookup.execution.is_finished
+            if delivered and lookup is not None and lookup.names is not None:
+                again = functools.partial(self._with_names, state, destination, message, noted, shared_by, sent)
+                lookup.names.add_done_callback(lambda _: self._submit(again))
             if followed:
                 followed.state, followed.destination = state, destination
                 if lookup is not None:
@@ -97,6 +118,32 @@ class CardFollower:
         finally:
             if reserved and not handed:
                 self.follows.slots.release(user, channel)
+
+    def _mark_sent(self, key: str | None, sent: int | None = None) -> int:
+        sent = sent or next(self._sent)
+        if key:
+            with self._sends_lock:
+                self._sends[key] = sent
+        return sent
+
+    def _with_names(self, state: CardState, destination: Destination, first: SlackMessage, note: str | None,
+                    shared_by: str | None, sent: int) -> None:
+        """The card `deliver` sent without its workflow's names, sent again with them now they are known,
+        in place (unless another card was sent there since, or it is the last update Slack allows there,
+        which a followed card keeps for its final state)."""
+        key = destination.key
+        with self._sends_lock:
+            if key and self._sends.get(key) != sent:
+                return
+        if destination.updates_left <= 1:
+            return
+        message, lookup = self._cards.card(state, note=lambda _: note, shared_by=shared_by)
+        if lookup is None or (message.text, message.blocks_json()) == (first.text, first.blocks_json()):
+            return  # an error since, or no names to be had: the card stays as it is
+        with self._sends_lock:
+            if key and self._sends.get(key) != sent:
+                return
+        send_safely(destination, message)
 
     def tick(self, follow: Follow) -> bool:
         """One refresh of a followed card; True to keep following."""

@@ -158,7 +158,7 @@ def slash(app: RunningApp, slack: FakeSlack, text: str, channel: str, user: str 
     return slack.wait_for_responses(url)[-1].data
 
 
-def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str, str]:
+def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_VARIABLES)}
     env.update({
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -169,6 +169,9 @@ def app_env(slack: FakeSlack, qualys: FakeQualys, **overrides: str) -> dict[str,
         "HOST": "127.0.0.1",
         "PORT": "0",
         "QFLOW_TIMEOUT_SECONDS": "2",
+        # A card waits for its workflow's names (one post each, named): the default, sending it at once and
+        # then again with them, has tests of its own (tests/e2e/test_names_later.py).
+        "QFLOW_NAMES_WAIT_SECONDS": "10",
         "PYTHONUNBUFFERED": "1",
         # Each app its own state file (a test that restarts an app passes the same one again).
         "QFLOW_STATE_FILE": str(Path(tempfile.mkdtemp(prefix="qflow-state-")) / "state.sqlite3"),

@@ -59,7 +59,9 @@ class FakeQualys:
         self.gate = threading.Event()
         self.gate.set()  # clear it to hold every executions call until set again
         self.held = 0
-        self.latency = 0.0  # seconds every executions call takes (benchmarks)
+        self.names_gate = threading.Event()
+        self.names_gate.set()  # clear it to hold every workflow-definition call until set again
+        self.latency = 0.0  # seconds every QFlow API call takes (benchmarks); /auth answers at once
         # The subscription's API budget, as the gateway states it on every answer but /auth's:
         # `rate_limit` calls per `rate_window` seconds; past it, 429 with X-RateLimit-ToWait-Sec.
         self.rate_limit = 10_000
@@ -76,6 +78,7 @@ class FakeQualys:
 
     def stop(self) -> None:
         self.gate.set()
+        self.names_gate.set()
         self._server.stop()
 
     @property
@@ -169,9 +172,9 @@ class FakeQualys:
             return Reply(401, error_body(401, "Unauthorized", "JWT expired"))
         if token not in self.valid_tokens:
             return Reply(401, error_body(401, "Unauthorized", "Invalid JWT"))
+        if self.latency:
+            threading.Event().wait(self.latency)
         if match := _EXECUTION.match(request.path):
-            if self.latency:
-                threading.Event().wait(self.latency)
             if not self.gate.is_set():
                 with self._lock:
                     self.held += 1
@@ -185,6 +188,7 @@ class FakeQualys:
                      if f'"{w.get("name")}"' in query]
             return Reply(200, json.dumps({"total": len(items), "items": items}))
         if match := _WORKFLOW.match(request.path):
+            self.names_gate.wait(60)
             workflow = self.workflows.get(match.group(1))
             if workflow is None:
                 return Reply(403, error_body(403, "Forbidden", "Access denied"))

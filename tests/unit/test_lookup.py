@@ -9,7 +9,7 @@ EID = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
 WF = "f516bcf4-f6fb-46ac-a54f-ddbcf2a2d24a"
 
 
-def make(routes):
+def make(routes, **options):
     seen = []
 
     def handler(request: httpx.Request):
@@ -21,7 +21,7 @@ def make(routes):
 
     client = QFlowClient("https://gw", StaticToken("a.b.c"), build_http_client(5, httpx.MockTransport(handler)),
                          sleep=lambda s: None)
-    return ExecutionLookups(client), seen
+    return ExecutionLookups(client, **options), seen
 
 
 EXEC = ("POST", f"/qflowapi/v1/executions/{EID}")
@@ -87,3 +87,69 @@ def test_the_cache_is_bounded_by_memory_not_count():
     assert 0 < len(cached) < len(small)  # the oldest went first
     assert sum(memory_estimate(e) for e in cached) <= budget
     assert lookups.get(small[-1]).cache_hit  # the most recent stayed
+
+
+def held_names(hold):
+    """Routes whose workflow definition waits for `hold` (a threading.Event) before it answers."""
+    def definition():
+        assert hold.wait(10)
+        return httpx.Response(200, json=DEFINITION)
+    return {
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Failed",
+                                                 "steps": [{"nodeId": "n-1", "eventOrder": 1, "status": "Failed"}]}}),
+        WORKFLOW: definition,
+    }
+
+
+def test_a_lookup_that_may_go_on_without_names_does_so_and_the_names_come_for_the_next():
+    import threading
+
+    hold = threading.Event()
+    lookups, seen = make(held_names(hold))
+    first = lookups.get(EID, names_later=True)
+    assert first.execution.workflow_name is None and first.execution.steps[0].name is None
+    assert first.names is not None and not first.names.done()
+    again = lookups.get(EID, names_later=True)  # before the names: the same fetch, the same one names call
+    assert again.execution is first.execution and again.names is first.names
+    hold.set()
+    first.names.result(timeout=10)
+    named = lookups.get(EID, names_later=True)
+    assert named.names is None and named.cache_hit
+    assert named.execution.workflow_name == "Remediate" and named.execution.steps[0].name == "Filter"
+    assert lookups.get(EID).execution is named.execution  # kept in the cache in place of the nameless one
+    assert seen.count(EXEC) == 1 and seen.count(WORKFLOW) == 1
+
+
+def test_lookups_that_must_have_names_wait_for_them_and_a_short_wait_is_enough_when_they_come():
+    import threading
+
+    hold = threading.Event()
+    hold.set()
+    lookups, seen = make(held_names(hold), names_wait=5.0)
+    waited = lookups.get(EID, names_later=True)
+    assert waited.names is None and waited.execution.workflow_name == "Remediate"
+    plain, _ = make(held_names(hold))
+    assert plain.get(EID).execution.steps[0].name == "Filter" and plain.get(EID).names is None
+    assert seen.count(WORKFLOW) == 1
+
+
+def test_names_that_cannot_be_had_end_the_wait_and_leave_the_execution_as_qualys_gave_it():
+    lookups, seen = make({
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Success", "steps": []}}),
+        WORKFLOW: httpx.Response(403, json={"message": "no READ"}),
+    })
+    first = lookups.get(EID, names_later=True)
+    first.names.result(timeout=10)
+    after = lookups.get(EID, names_later=True)
+    assert after.names is None and after.execution.workflow_name is None and after.execution is first.execution
+    assert seen.count(WORKFLOW) == 1
+
+
+def test_no_names_call_while_a_429_wait_lasts_and_the_names_are_asked_for_after_it():
+    waits = [0.0, 30.0]  # asked before the execution's call (none), then before its names' (a 429 came)
+    lookups, seen = make({
+        EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Success", "steps": []}}),
+        WORKFLOW: httpx.Response(200, json=DEFINITION),
+    }, wait_left=lambda: waits.pop(0) if waits else 0.0)
+    assert lookups.get(EID).execution.workflow_name is None and seen.count(WORKFLOW) == 0
+    assert lookups.get(EID).execution.workflow_name == "Remediate" and seen.count(WORKFLOW) == 1

@@ -32,7 +32,7 @@ def world(tmp_path_factory) -> Iterator[tuple[Wired, FakeSlack, FakeQualys]]:
         settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                                   "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
                                   "QUALYS_TOKEN": qualys.issue_token(), "QFLOW_AUDIT_LOG": str(audit),
-                                  "QFLOW_REFRESH_MAX_MINUTES": "0"})
+                                  "QFLOW_REFRESH_MAX_MINUTES": "0", "QFLOW_NAMES_WAIT_SECONDS": "10"})
         wired = build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url), store=MemoryStore())
         yield wired, slack, qualys
         wired.shutdown()
@@ -100,7 +100,8 @@ def test_worker_processes_on_one_host_share_a_lookup_through_the_state_file(tmp_
         settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                                   "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
                                   "QUALYS_TOKEN": qualys.issue_token(), "WEB_CONCURRENCY": workers,
-                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-"})
+                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-",
+                                  "QFLOW_NAMES_WAIT_SECONDS": "10"})
         apps = [build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url)) for _ in range(2)]
         execution = new_execution(qualys, "failed-with-steps.json")
         try:
@@ -171,7 +172,8 @@ def test_a_request_replayed_at_another_replica_is_acknowledged_and_never_answere
         settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                                   "SLACK_API_URL": slack.api_url, "QUALYS_BASE_URL": qualys.url,
                                   "QUALYS_TOKEN": qualys.issue_token(), "WEB_CONCURRENCY": "2",
-                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-"})
+                                  "QFLOW_STATE_FILE": str(tmp_path / "state.sqlite3"), "QFLOW_AUDIT_LOG": "-",
+                                  "QFLOW_NAMES_WAIT_SECONDS": "10"})
         one, two = (build(settings, web=WebClient(token=BOT_TOKEN, base_url=slack.api_url)) for _ in range(2))
         execution, url = new_execution(qualys), slack.new_response_url()
         body = urlencode({"command": "/qflow", "text": f"execution {execution}", "user_id": "U0ASKER",
