@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,9 @@ class CardFollower:
         self._sends: LRUCache[str, int] = LRUCache(SENDS_REMEMBERED)
         self._sends_lock = threading.Lock()
         self._sent = itertools.count(1)
+        # Cards sent again with their names go one at a time, each after what the pool had queued meanwhile:
+        # a storm's first cards all wait for one workflow's names, and their updates are no answer's business.
+        self._renames = OneAtATime(submit)
         self.follows = Follows(store, self.tick, submit, refresh_seconds,
                                lambda key, raw: follow_from(key, raw, client, response_url), clock=clock, **caps)
 
@@ -104,7 +108,7 @@ class CardFollower:
             running = lookup is not None and not lookup.execution.is_finished
             if delivered and lookup is not None and lookup.names is not None:
                 again = functools.partial(self._with_names, state, destination, message, noted, shared_by, sent)
-                lookup.names.add_done_callback(lambda _: self._submit(again))
+                lookup.names.add_done_callback(lambda _: self._renames.add(again))
             if followed:
                 followed.state, followed.destination = state, destination
                 if lookup is not None:
@@ -205,6 +209,39 @@ class CardFollower:
 
     def _following_note(self, seconds: float) -> str:
         return following_note(self._refresh_seconds, seconds)
+
+
+class OneAtATime:
+    """Jobs run on the pool in the order added, the next submitted when one ends (so at most one runs, and
+    it waits behind whatever the pool has queued meanwhile). A pool that drains runs them all: each is work
+    its predecessor hands on."""
+
+    def __init__(self, submit: Callable[[Callable[[], None]], object]) -> None:
+        self._submit = submit
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+        self._running = False
+
+    def add(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.append(job)
+            if self._running:
+                return
+            self._running = True
+        self._submit(self._next)
+
+    def _next(self) -> None:
+        with self._lock:
+            if not self._jobs:
+                self._running = False
+                return
+            job = self._jobs.popleft()
+        try:
+            job()
+        except Exception:
+            log.exception("a card could not be sent again with its names")
+        finally:
+            self._submit(self._next)
 
 
 def _signature(execution: Execution) -> str:

@@ -134,11 +134,20 @@ def test_lookups_that_must_have_names_wait_for_them_and_a_short_wait_is_enough_w
 
 
 def test_names_that_cannot_be_had_end_the_wait_and_leave_the_execution_as_qualys_gave_it():
+    import threading
+
+    hold = threading.Event()
+
+    def refused():
+        assert hold.wait(10)
+        return httpx.Response(403, json={"message": "no READ"})
+
     lookups, seen = make({
         EXEC: httpx.Response(200, json={"data": {"id": EID, "workflow": WF, "status": "Success", "steps": []}}),
-        WORKFLOW: httpx.Response(403, json={"message": "no READ"}),
+        WORKFLOW: refused,
     })
     first = lookups.get(EID, names_later=True)
+    hold.set()
     first.names.result(timeout=10)
     after = lookups.get(EID, names_later=True)
     assert after.names is None and after.execution.workflow_name is None and after.execution is first.execution

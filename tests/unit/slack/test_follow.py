@@ -319,3 +319,29 @@ def test_a_card_stored_with_its_slot_still_reserved_is_counted_once():
     scheduled.slots.release("U0ME", "C0CHAN")
     assert scheduled.slots.reserve("U0ME", "C0CHAN")  # the stored card and this one
     scheduled.stop()
+
+
+def test_cards_sent_again_with_names_go_one_at_a_time_in_order_behind_other_work():
+    from bot.slack.follow import OneAtATime
+
+    queued: list = []  # the pool's queue: what is submitted, run in turn by the test
+    ran: list = []
+    chain = OneAtATime(lambda job: queued.append(job) or True)
+
+    def failing() -> None:
+        ran.append("b")
+        raise RuntimeError("Slack said no")
+
+    chain.add(lambda: ran.append("a"))
+    chain.add(failing)
+    queued.append(lambda: ran.append("answer"))  # an answer queued meanwhile
+    chain.add(lambda: ran.append("c"))
+    assert len(queued) == 2  # one of the chain's at a time
+    while queued:
+        queued.pop(0)()
+        assert len([job for job in queued if getattr(job, "__self__", None) is chain]) <= 1
+    assert ran == ["a", "answer", "b", "c"]  # a failure does not stop the ones after it
+    chain.add(lambda: ran.append("d"))  # idle again: a new one starts a new turn
+    assert len(queued) == 1
+    queued.pop(0)()
+    assert ran[-1] == "d"
