@@ -20,8 +20,9 @@ from .audit import AuditLog
 from .budget import RateBudget
 from .cards import Cards
 from .config import Settings, secret
+from .fleet import FleetCache
 from .links import LinkMatcher
-from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups, FleetCache
+from .lookup import LOOKUP_BUDGET_SECONDS, ExecutionLookups
 from .metrics import Metrics
 from .policy import Policy
 from .qflow import (

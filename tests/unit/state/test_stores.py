@@ -198,7 +198,7 @@ def test_a_fleet_of_replicas_loads_one_execution_once(backend, redis_server):
     from datetime import UTC, datetime
     from pathlib import Path
 
-    from bot.lookup import FleetCache
+    from bot.fleet import FleetCache
     from bot.qflow import parse_execution
 
     if backend == "redis":
@@ -357,7 +357,7 @@ def _two_loads(gate: threading.Event, loads: list[str], *, fails: bool = False):
 def test_a_replica_waiting_for_another_s_load_is_woken_by_redis_not_by_its_poll(outcome, redis_server, monkeypatch):
     """Two replicas (two connections to one Redis): the waiting one hears the loader's announcement at once,
     when its polls are 30 s apart: it takes the stored execution or, when the load failed, the lease."""
-    from bot.lookup import FleetCache
+    from bot.fleet import FleetCache
 
     monkeypatch.setattr(FleetCache, "POLL_SECONDS", 30.0)
     monkeypatch.setattr(FleetCache, "PUSHED_POLL_SECONDS", 30.0)
@@ -428,7 +428,7 @@ def test_a_redis_user_refused_pub_sub_still_shares_state_and_waiters_poll(redis_
     (with what to allow), and a replica waiting for another's fetch still gets it (by asking, every 10 ms)."""
     import redis as redis_client
 
-    from bot.lookup import FleetCache
+    from bot.fleet import FleetCache
 
     redis_server.flush()
     admin = redis_client.Redis.from_url(redis_server.url)
@@ -464,7 +464,7 @@ def test_a_redis_user_refused_pub_sub_still_shares_state_and_waiters_poll(redis_
 def test_a_load_s_lease_is_kept_while_it_runs_and_lapses_soon_after_its_replica_dies(monkeypatch):
     """A replica killed mid-fetch gives nothing back: the others load the execution themselves once its
     lease lapses (LEASE_SECONDS), not after the whole lookup budget; while it lives, it keeps the lease."""
-    from bot.lookup import FleetCache
+    from bot.fleet import FleetCache
 
     # A renewal 25 times per lifetime: a loaded machine would have to starve the renewer for 0.48 s to fail it.
     monkeypatch.setattr(FleetCache, "LEASE_SECONDS", 0.5)
