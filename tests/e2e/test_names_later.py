@@ -27,6 +27,12 @@ def app(slack: FakeSlack, qualys: FakeQualys) -> Iterator[RunningApp]:
         yield running
         qualys.names_gate.set()
         assert running.stop() == 0, running.log_text
+    for request in slack.requests:  # every card sent, nameless or named, is one Slack accepts
+        data = request.data if isinstance(request.data, dict) else {}
+        if data.get("blocks"):
+            assert_valid_message(data)
+        for unfurl in (data.get("unfurls") or {}).values():  # an unfurl has blocks and no text fallback
+            assert_valid_message({"text": "unfurl", **unfurl})
 
 
 def run_of_a_new_workflow(qualys: FakeQualys, *, known: bool = True) -> tuple[str, str]:
