@@ -145,11 +145,11 @@ def _serve(mode: Mode | None) -> int:
     if settings.mode == "socket" and app_token:
         serve_socket_mode(wired.bolt, app_token, on_stop=wired.shutdown, metrics=wired.metrics,
                           details=wired.health, health_host=settings.slack.host,
-                          health_port=settings.socket_health_port)
+                          health_port=settings.socket_health_port, interpreter_cpu=settings.tuning.interpreter_cpu)
     else:
         serve_http(wired.bolt, settings.slack.host, settings.slack.port, on_stop=wired.shutdown,
                    threads=settings.tuning.http_threads, signing_secret=secret(settings.slack.signing_secret),
-                   metrics=wired.metrics, details=wired.health)
+                   metrics=wired.metrics, details=wired.health, interpreter_cpu=settings.tuning.interpreter_cpu)
     return 0
 
 

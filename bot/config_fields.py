@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .cpu import AUTO, OFF
+
 OPEN_URL_FIELDS = frozenset({"ui_url", "gateway_url", "execution_id", "workflow_id"})
 
 
@@ -163,3 +165,16 @@ def number(env: str, default: float, low: float, high: float, unit: str | None =
     kind = "a whole number" if unit is None else unit
     return Field(default, ge=low, le=high, validation_alias=env,
                  json_schema_extra={"problem": f"{env} should be {kind} from {low:g} to {high:g} (default {default:g})"})
+
+
+MAX_CPU = 4095
+
+
+def cpu_setting(value: object) -> str:
+    """QFLOW_INTERPRETER_CPU: `auto`, `off` or a CPU number (bot/cpu.py)."""
+    text = str(value if value is not None else AUTO).strip().lower() or AUTO
+    if text in (AUTO, OFF):
+        return text
+    if text.isascii() and text.isdigit() and int(text) <= MAX_CPU:
+        return str(int(text))
+    raise ValueError(f"QFLOW_INTERPRETER_CPU should be auto (the default), off, or a CPU number from 0 to {MAX_CPU}")

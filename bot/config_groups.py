@@ -15,6 +15,7 @@ from .config_fields import (
     bearer_stripped,
     checked,
     choice,
+    cpu_setting,
     domains,
     flag,
     http_url,
@@ -92,6 +93,8 @@ class TuningSettings(_Group):
     watch_max_hours: float = number("QFLOW_WATCH_MAX_HOURS", 24.0, 0.01, 168.0, "a number of hours")
     web_concurrency: int = number("WEB_CONCURRENCY", 1, 1, 64)
     http_threads: int = number("QFLOW_HTTP_THREADS", 8, 1, 256)
+    interpreter_cpu: Annotated[str, BeforeValidator(cpu_setting)] = Field("auto",
+                                                                           validation_alias="QFLOW_INTERPRETER_CPU")
     rate_reserve: Annotated[str, AfterValidator(reserve_setting)] = Field("20%", validation_alias="QFLOW_RATE_RESERVE")
     link_domains: Annotated[tuple[str, ...], BeforeValidator(domains)] = Field((), validation_alias="QFLOW_LINK_DOMAINS")
     redact_patterns: Annotated[tuple[str, ...], BeforeValidator(patterns)] = Field(

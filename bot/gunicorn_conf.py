@@ -11,6 +11,8 @@ from typing import Any
 from gunicorn import glogging  # type: ignore[import-untyped]
 from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
+from bot.config_fields import cpu_setting
+from bot.cpu import keep_interpreter_on_one_cpu
 from bot.slack.httpd import STOP_SECONDS, HttpServer
 from bot.slack.server import EVENTS_PATH, settle_heap
 from bot.work import SHUTDOWN_GRACE_SECONDS
@@ -36,6 +38,8 @@ class HttpWorker(Worker):
         settle_heap()
         for server in servers:
             server.start()
+        # Checked by the master before it started gunicorn; each worker takes the next CPU (`age`: 1, 2…).
+        keep_interpreter_on_one_cpu(cpu_setting(os.environ.get("QFLOW_INTERPRETER_CPU")), worker=self.age)
         while self.alive and self.ppid == os.getppid():
             self.notify()  # gunicorn's heartbeat
             # a signal (SIGTERM: `alive` turns False) writes to this pipe and ends the wait at once

@@ -104,6 +104,7 @@ class HttpServer:
             ssl_key_password=None, ssl_protocol_min="tls1.3", ssl_ca=None, ssl_crl=[], ssl_client_verify=False,
             metrics=(None, None))
         self._thread = threading.Thread(target=self._serve, name=f"{name}-loop", daemon=True)
+        self._serving = threading.Event()  # granian's own threads are running
 
     def _start_threads(self, threads: int) -> None:
         """Every thread started now: started on demand, in a storm each would be started by a request."""
@@ -113,12 +114,16 @@ class HttpServer:
         started.wait(5)
 
     def start(self) -> None:
+        """Serve; returns once granian's own threads have started (they are not the interpreter's, and are
+        left free to run on any CPU: bot/cpu.py)."""
         self._thread.start()
+        self._serving.wait(STOP_SECONDS)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         scheduler = _new_cbscheduler(self._loop, _future_watcher_wrapper(self._handle), impl_asyncio=True)
         self._worker.serve_mtr(scheduler, self._loop, self._stop)
+        self._serving.set()
         self._loop.run_forever()
 
     def stop(self, grace: float = STOP_SECONDS) -> bool:

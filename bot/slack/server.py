@@ -6,6 +6,7 @@ import gc
 import io
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -18,6 +19,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_sdk.signature import SignatureVerifier
 
+from ..config_fields import cpu_setting
+from ..cpu import OFF, keep_interpreter_on_one_cpu
 from ..metrics import Metrics
 from .httpd import MAX_BODY_BYTES, STOP_SECONDS, HttpServer
 from .payload import parsed_for_bolt
@@ -162,24 +165,28 @@ def settle_heap() -> None:
 
 
 def serve_wsgi(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> None:
-    """`wsgi` on the app's HTTP server, with its settings, until SIGTERM/SIGINT (the benchmarks serve their
-    rival apps so). Says it is listening once it is: a storm sent before would meet a closed port."""
+    """`wsgi` on the app's HTTP server, with its settings (QFLOW_INTERPRETER_CPU from the environment),
+    until SIGTERM/SIGINT (the benchmarks serve their rival apps so). Says it is listening once it is: a
+    storm sent before would meet a closed port."""
     server = HttpServer(wsgi, host, port, threads)
     settle_heap()
     server.start()
+    keep_interpreter_on_one_cpu(cpu_setting(os.environ.get("QFLOW_INTERPRETER_CPU")))
     print(f"listening on http://{host}:{port}{EVENTS_PATH}", flush=True)
     wait_for_signal()
     server.stop()
 
 
 def serve_http(app: App, host: str, port: int, on_stop: Callable[[], None], threads: int = 8, *,
-               signing_secret: str | None = None, metrics: Metrics | None = None, details: Details | None = None) -> None:
+               signing_secret: str | None = None, metrics: Metrics | None = None, details: Details | None = None,
+               interpreter_cpu: str = OFF) -> None:
     """Serve until SIGTERM/SIGINT; then stop taking requests, answer those already in, and let `on_stop`
-    finish the work they handed on."""
+    finish the work they handed on. `interpreter_cpu`: QFLOW_INTERPRETER_CPU (bot/cpu.py)."""
     ready = threading.Event()
     server = HttpServer(make_wsgi_app(app, ready.is_set, signing_secret, metrics, details), host, port, threads)
     settle_heap()
     server.start()
+    keep_interpreter_on_one_cpu(interpreter_cpu)
     ready.set()
     log.info("listening on http://%s:%s%s (health: %s, metrics: %s)", host, server.port, EVENTS_PATH,
              HEALTH_PATH, METRICS_PATH if metrics else "off")
@@ -209,7 +216,7 @@ class TimedSocketModeHandler(SocketModeHandler):
 
 def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, metrics: Metrics | None = None,
                       details: Details | None = None, health_host: str = "0.0.0.0",
-                      health_port: int | None = None) -> None:
+                      health_port: int | None = None, interpreter_cpu: str = OFF) -> None:
     """Connect to Slack over Socket Mode (no public URL) and serve until SIGTERM/SIGINT. With `health_port`,
     `GET /healthz` (200 only while connected) and `GET /metrics` are served there."""
     handler = TimedSocketModeHandler(app, app_token, metrics)
@@ -230,6 +237,7 @@ def serve_socket_mode(app: App, app_token: str, on_stop: Callable[[], None], *, 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     settle_heap()
+    keep_interpreter_on_one_cpu(interpreter_cpu)  # before the handler's threads: they start on that CPU
     handler.connect()
     log.info("connected to Slack in Socket Mode")
     done.wait()

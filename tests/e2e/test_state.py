@@ -4,6 +4,7 @@ sharing a real Redis, and Redis stopped under a running app."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 from urllib.parse import urlsplit
 
@@ -307,6 +308,7 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
             for attempt in range(4):  # Slack's retries land on any worker
                 assert app.event(event, "EvWORKERS1", retry_num=attempt or None).status_code == 200
             slack.wait_for(lambda reqs: unfurls(slack, "C0WORKERS") or None)
+            master = os.sched_getaffinity(app.process.pid) if hasattr(os, "sched_getaffinity") else None
             for sock in stalled:
                 sock.close()
             assert app.stop() == 0
@@ -314,6 +316,11 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
         assert "Traceback" not in app.log_text
         pids = {line.split("pid: ")[1].rstrip(")") for line in app.log if "Booting worker with pid" in line}
         assert len(pids) == 3
+        if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2:
+            # Each worker's interpreter keeps to one CPU (QFLOW_INTERPRETER_CPU=auto), the workers in turn
+            kept = [int(line.rsplit("on CPU ", 1)[1].split()[0]) for line in app.log if "threads run on CPU" in line]
+            assert len(kept) == 3 and set(kept) == set(sorted(os.sched_getaffinity(0))[:3])
+            assert master == os.sched_getaffinity(0)  # gunicorn's own process is left free
 
 
 def test_mention_cards_are_followed_and_a_card_promises_following_only_with_a_slot():
