@@ -247,4 +247,5 @@ def build(settings: Settings, *, web: WebClient | None = None, lookups: Executio
         pool.drain(0.0)
         store.close()
         raise
+    access.learn_installation()  # after Bolt's auth.test, which refuses a bad token with its own words
     return Wired(settings, metrics, store, subscriptions, lookups, cards, web, access, pool, follower, answers, bolt)

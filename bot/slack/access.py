@@ -75,14 +75,26 @@ class Access:
             single = single if single is not None else known_single
         if shared:
             single = False
-        if self.policy.home is None:  # the first requests share one auth.test
-            self.policy.home, _ = self._home.get("home", self.home)  # None when Slack fails: asked again next time
-        home = self.policy.home
+        home = self._installation()
         # An org-wide token reads a workspace's user groups only when told which workspace.
         team = asker.user_team if home and home.org_wide and (asker.user_team or "").startswith("T") else None
         groups = self.groups_of(asker.user, team) if self.policy.needs_usergroups and asker.user else frozenset()
         return self.policy.decide(Asker(asker.user, asker.channel, asker.entry, asker.public, asker.user_team,
                                         kind, shared, groups, single, asker.user_enterprise))
+
+    def _installation(self) -> Home | None:
+        if self.policy.home is None:  # the first requests share one auth.test
+            self.policy.home, _ = self._home.get("home", self.home)  # None when Slack fails: asked again next time
+        return self.policy.home
+
+    def learn_installation(self) -> None:
+        """Ask Slack for the installation now, at start: asked by a storm's first requests instead, each
+        channel's first one waited for it after its conversations.info, and every lookup behind them.
+        When Slack does not say, the first request that needs it asks again."""
+        try:
+            self._installation()
+        except Exception as error:  # noqa: BLE001 - only an early start: the requests ask again
+            log.warning("could not ask Slack for the installing workspace at start (%s)", type(error).__name__)
 
     def channel_facts(self, channel: str) -> ChannelFacts:
         """Kind, Slack Connect sharing and whether only one workspace is in the channel; unknown when

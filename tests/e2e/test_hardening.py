@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.e2e.harness import RunningApp, app_env, run_app
 from tests.fakes._server import Reply
 from tests.fakes.qualys import FakeQualys
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import AS_USUAL, FakeSlack
 from tests.fakes.world import fakes, new_execution
 
 SLACK_DOWN = Reply(200, json.dumps({"ok": False, "error": "fatal_error"}))
@@ -32,23 +32,41 @@ def world() -> Iterator[tuple[RunningApp, FakeSlack, FakeQualys]]:
         assert "Traceback" not in app.log_text, app.log_text
 
 
-def test_when_slack_cannot_name_the_installing_workspace_nobody_from_elsewhere_gets_a_card(world):
-    app, slack, qualys = world
-    execution_id = new_execution(qualys)
-    slack.fail_next("auth.test", SLACK_DOWN)  # the moment the policy needs the installing workspace
-    app.event({"type": "app_mention", "user": "U0GUEST", "user_team": "T0ELSE", "channel": "C0FAILCLOSED",
-               "text": f"<@U0BOT> {execution_id}", "ts": "1700000500.1"}, "EvFAILCLOSED1")
-    [told] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postEphemeral"
-                                          and r.data.get("channel") == "C0FAILCLOSED"] or None)
-    assert told["user"] == "U0GUEST" and "confirm with Slack which workspace installed me" in told["text"]
-    assert [r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0FAILCLOSED"] == []
-    assert qualys.execution_calls(execution_id) == []
-    # Once Slack answers again, the rule is checked (not skipped, not stuck): the guest is still refused,
-    # and a member of the workspace gets the card.
-    url = slack.new_response_url()
-    app.command(f"execution {execution_id}", url)
-    [card] = slack.wait_for_responses(url)
-    assert card.data["blocks"][0]["type"] == "header"
+def test_the_installing_workspace_is_known_before_the_first_request():
+    with fakes() as (slack, qualys), run_app(app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())) as app:
+        # At start: Bolt's token check, then the app's own question for its access rules.
+        assert len(slack.api_calls("auth.test")) == 2
+        url = slack.new_response_url()
+        app.command(f"execution {new_execution(qualys)}", url)
+        [card] = slack.wait_for_responses(url)
+        assert card.data["blocks"][0]["type"] == "header"
+        assert len(slack.api_calls("auth.test")) == 2  # the request did not ask again
+
+
+def test_when_slack_cannot_name_the_installing_workspace_nobody_from_elsewhere_gets_a_card():
+    with fakes() as (slack, qualys):
+        # Bolt's token check at start passes; the app's own question at start fails, and so does the
+        # first request's (the moment the policy needs the installing workspace).
+        slack.fail_next("auth.test", AS_USUAL, SLACK_DOWN, SLACK_DOWN)
+        with run_app(app_env(slack, qualys, QUALYS_TOKEN=qualys.issue_token())) as app:
+            execution_id = new_execution(qualys)
+            app.event({"type": "app_mention", "user": "U0GUEST", "user_team": "T0ELSE", "channel": "C0FAILCLOSED",
+                       "text": f"<@U0BOT> {execution_id}", "ts": "1700000500.1"}, "EvFAILCLOSED1")
+            [told] = slack.wait_for(lambda reqs: [r.data for r in reqs if r.meta.get("api") == "chat.postEphemeral"
+                                                  and r.data.get("channel") == "C0FAILCLOSED"] or None)
+            assert told["user"] == "U0GUEST" and "confirm with Slack which workspace installed me" in told["text"]
+            assert [r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0FAILCLOSED"] == []
+            assert qualys.execution_calls(execution_id) == []
+            assert len(slack.api_calls("auth.test")) == 3
+            # Once Slack answers again, the rule is checked (not skipped, not stuck): the guest is still
+            # refused, and a member of the workspace gets the card.
+            url = slack.new_response_url()
+            app.command(f"execution {execution_id}", url)
+            [card] = slack.wait_for_responses(url)
+            assert card.data["blocks"][0]["type"] == "header"
+            assert app.stop() == 0, app.log_text
+        assert "could not ask Slack" not in app.log_text  # Slack answered: its refusal is what is logged
+        assert "auth.test failed (fatal_error)" in app.log_text
 
 
 def test_a_slack_fault_while_checking_a_channel_refuses_instead_of_posting(world):

@@ -19,6 +19,9 @@ APP_TOKEN = "xapp-1-A111-2222-fakeapptokenvalue"
 SIGNING_SECRET = "fake-signing-secret-0123456789abcdef"
 
 
+AS_USUAL = Reply()  # given to fail_next: that call is answered as usual (the ones after it fail)
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self._faults: dict[str, deque[Reply]] = defaultdict(deque)
@@ -117,6 +120,8 @@ class FakeSlack:
                     self._server._changed.notify_all()
                 gate.wait(timeout=60)
             fault = self._next_fault(method)
+            if fault is AS_USUAL:
+                fault = None
             if fault:
                 request.meta["fault"] = True
                 return fault

@@ -46,3 +46,16 @@ def test_denials_name_the_setting_and_who_to_ask():
     text = denial_text(decision, "#secops-help")
     assert text.startswith("🔒 I can't show QFlow executions here: this channel is on the app's deny list.")
     assert "#secops-help can change this (QFLOW_DENIED_CHANNELS)" in text
+
+
+def test_asking_for_the_installation_at_start_survives_slack_being_unreachable(caplog):
+    from tests.redis_server import free_port
+
+    settings = load_settings(ENV)
+    access = Access(Policy(settings, None), WebClient(token=BOT_TOKEN, base_url=f"http://127.0.0.1:{free_port()}/api/"),
+                    audit=AuditLog(os.devnull), contact="the app's admin")
+    access.learn_installation()  # nothing listens there: logged, not raised
+    assert access.policy.home is None
+    assert "could not ask Slack for the installing workspace at start (URLError)" in caplog.text
+    # The requests ask again, and refuse while Slack cannot say.
+    assert access.check(Asker("U1", "C0OPEN", "command", public=True, user_team="T0FAKE")).rule is not None
