@@ -220,8 +220,17 @@ def start(name: str, env: dict[str, str], redis: RedisServer) -> AbstractContext
     if name in MODULES:  # benchmarks/storm_apps, started as their own processes like ours
         return run_app(env, str(free_port()), module=f"benchmarks.storm_apps.{MODULES[name]}")
     if name == "ours-2":
-        return run_app({**env, "WEB_CONCURRENCY": "2", "REDIS_URL": redis.url})
+        return every_worker_serving(run_app({**env, "WEB_CONCURRENCY": "2", "REDIS_URL": redis.url}), 2)
     return run_app(env)
+
+
+@contextmanager
+def every_worker_serving(started: AbstractContextManager[RunningApp], workers: int) -> Iterator[RunningApp]:
+    """The app once each of its worker processes serves: gunicorn says "listening" before any has started
+    (and the storm would then meet workers still building the app)."""
+    with started as app:
+        app.wait_for_log("takes requests", times=workers, timeout=60)
+        yield app
 
 
 @contextmanager
@@ -345,7 +354,10 @@ from sending to the first card reaching Slack.
 Acks late or refused: later than 3 s (Slack would have told the person the app did not respond) or
 not a 200 (Bolt answers 404 when a listener has not acknowledged within 3 s). Lost: no answer within 60 s. Most
 per window: the most execution-details calls any one execution took per freshness window (1 for a finished
-run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests."""
+run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests.
+Each storm starts once the app takes requests; with two workers, once both do (until 2026-11-29 20:20 UTC
+the two workers' storms started when gunicorn said it listened, while its workers still built the app,
+whose CPU then counted in theirs)."""
 SECTIONS = {
     "storm": "The incident storm (`python -m benchmarks.storm`)",
     "models": "Threads or asyncio (`python -m benchmarks.storm --apps floor,threads,async,ours --section models`)",

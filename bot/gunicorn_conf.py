@@ -40,6 +40,9 @@ class HttpWorker(Worker):
             server.start()
         # Checked by the master before it started gunicorn; each worker takes the next CPU (`age`: 1, 2…).
         keep_interpreter_on_one_cpu(cpu_setting(os.environ.get("QFLOW_INTERPRETER_CPU")), worker=self.age)
+        # gunicorn says "listening" once, when its master is ready and before any worker has started: this
+        # says when each worker takes requests.
+        self.log.info("worker process %d takes requests", os.getpid())
         while self.alive and self.ppid == os.getppid():
             self.notify()  # gunicorn's heartbeat
             # a signal (SIGTERM: `alive` turns False) writes to this pipe and ends the wait at once

@@ -36,10 +36,11 @@ class RunningApp:
         self._logged = logged
         self.http = httpx.Client(timeout=10)
 
-    def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
+    def wait_for_log(self, text: str, timeout: float = 15.0, *, times: int = 1) -> None:
+        """Until `text` is in `times` of the app's log lines."""
         with self._logged:
-            if not self._logged.wait_for(lambda: any(text in line for line in self.log), timeout):
-                raise AssertionError(f"the app never logged {text!r}:\n{self.log_text}")
+            if not self._logged.wait_for(lambda: sum(text in line for line in self.log) >= times, timeout):
+                raise AssertionError(f"the app never logged {text!r} {times} times:\n{self.log_text}")
 
     @property
     def log_text(self) -> str:

@@ -293,6 +293,7 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
         execution = new_execution(qualys)
         with run_app(env) as app:
             assert "(3 worker processes)" in app.log_text
+            app.wait_for_log("takes requests", times=3)  # each worker says when it serves
             # More half-sent bodies than the workers have threads: they hold none (bot/slack/httpd.py)
             host, port = urlsplit(app.url).hostname, urlsplit(app.url).port
             stalled = [socket.create_connection((host, port), timeout=10) for _ in range(40)]
@@ -316,6 +317,7 @@ def test_several_worker_processes_share_the_state(redis_server, shared):
         assert "Traceback" not in app.log_text
         pids = {line.split("pid: ")[1].rstrip(")") for line in app.log if "Booting worker with pid" in line}
         assert len(pids) == 3
+        assert {line.rsplit("worker process ", 1)[1].split()[0] for line in app.log if "takes requests" in line} == pids
         if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) >= 2:
             # Each worker's interpreter keeps to one CPU (QFLOW_INTERPRETER_CPU=auto), the workers in turn
             kept = [int(line.rsplit("on CPU ", 1)[1].split()[0]) for line in app.log if "threads run on CPU" in line]
