@@ -104,6 +104,7 @@ class Run:
     figures: dict[str, float]  # each figure's median over the repeats
     peak_mib: float  # the largest over the repeats
     ack_p99s: tuple[float, ...] = ()  # each repeat's ack p99, in the order run
+    final_p99s: tuple[float, ...] = ()  # each repeat's answer p99, in the order run
 
 
 def show_steps(execution_id: str) -> dict[str, Any]:
@@ -263,7 +264,8 @@ def measure(apps: tuple[str, ...], latencies: tuple[float, ...], levels: tuple[i
                 for name in apps:
                     figures = {key: statistics.median(f[key] for f, _ in samples[name]) for key in samples[name][0][0]}
                     runs.append(Run(name, latency, in_flight, figures, max(peak for _, peak in samples[name]),
-                                    tuple(f["ack_p99"] for f, _ in samples[name])))
+                                    tuple(f["ack_p99"] for f, _ in samples[name]),
+                                    tuple(f["final_p99"] for f, _ in samples[name])))
                     progress(runs[-1])
     return runs
 
@@ -297,9 +299,11 @@ def verdicts(runs: list[Run]) -> list[str]:
             each = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(run.ack_p99s, floor.ack_p99s, strict=False))
             checks.append(f"ack p99 {ratio:.2f}× the floor's (target ≤ 1.5×; each run, ms ours/floor: {each}) "
                           f"{'✅' if ratio <= 1.5 else '❌'}")
-        if n == 50:
-            ok = f["final_p99"] <= latency + 0.15
-            checks.append(f"answer p99 {f['final_p99']:.2f} s (target ≤ {latency + 0.15:.2f} s) {'✅' if ok else '❌'}")
+        if n == 50:  # in ms: at two decimals of a second, 0.452 s would read as the 0.45 s it misses
+            target = latency + 0.15
+            each = ", ".join(f"{p * 1000:.0f}" for p in run.final_p99s)
+            checks.append(f"answer p99 {f['final_p99'] * 1000:.0f} ms (target ≤ {target * 1000:.0f} ms; each run: "
+                          f"{each}) {'✅' if f['final_p99'] <= target else '❌'}")
         if naive and n == max(r.in_flight for r in runs):
             ratio = f["per_second"] / naive.figures["per_second"]
             checks.append(f"{ratio:.1f}× naive's answers/s (target ≥ 10×) {'✅' if ratio >= 10 else '❌'}")
@@ -357,7 +361,8 @@ per window: the most execution-details calls any one execution took per freshnes
 run; one per 10 s for a running one). App CPU: the app's processes' CPU time divided by the requests.
 Each storm starts once the app takes requests; with two workers, once both do (until 2026-11-29 20:20 UTC
 the two workers' storms started when gunicorn said it listened, while its workers still built the app,
-whose CPU then counted in theirs)."""
+whose CPU then counted in theirs). The fakes send each answer's head and body in one write (until
+2026-11-29 21:30 UTC in two, the body then also waiting for the fakes' interpreter: see below)."""
 SECTIONS = {
     "storm": "The incident storm (`python -m benchmarks.storm`)",
     "models": "Threads or asyncio (`python -m benchmarks.storm --apps floor,threads,async,ours --section models`)",
