@@ -9,7 +9,7 @@ from tests.e2e.harness import app_env, run_app, wait_until
 from tests.e2e.harness import slash as _slash
 from tests.fakes.qualys import FakeQualys
 from tests.fakes.slack import FakeSlack
-from tests.fakes.world import WORKFLOW_ID, fakes, new_execution
+from tests.fakes.world import WORKFLOW_ID, execution_data, fakes
 from tests.slack_checks import all_text
 
 
@@ -29,10 +29,14 @@ def lists(qualys: FakeQualys) -> int:
 
 
 
-def run(qualys: FakeQualys, status: str, *, minutes_ago: float = 0.0) -> str:
+def run_data(status: str, *, minutes_ago: float = 0.0) -> dict:
     started = int((time.time() - minutes_ago * 60) * 1000)
     example = "failed-with-steps.json" if status == "Failed" else "sample-response.json"
-    return new_execution(qualys, example, status=status, startDate=started, endDate=started + 5000)
+    return execution_data(example, status=status, startDate=started, endDate=started + 5000)
+
+
+def run(qualys: FakeQualys, status: str, *, minutes_ago: float = 0.0) -> str:
+    return qualys.add_execution(run_data(status, minutes_ago=minutes_ago))
 
 
 def test_a_subscription_posts_each_new_failure_once_across_a_restart(tmp_path):
@@ -100,7 +104,7 @@ def test_a_burst_posts_three_cards_then_one_message_listing_the_rest():
         with run_app(env) as app:
             slash(app, slack, f"subscribe {WORKFLOW_ID}", "C0BURST")
             polled = lists(qualys)
-            runs = [run(qualys, "Failed") for _ in range(6)]
+            runs = qualys.add_executions([run_data("Failed") for _ in range(6)])  # one poll sees all six
             wait_until(lambda: lists(qualys) >= polled + 2, "the workflow was not polled")
             wait_until(lambda: len([r for r in slack.api_calls("chat.postMessage")
                                     if r.data.get("channel") == "C0BURST"]) >= 4, "the burst was not posted")

@@ -87,6 +87,14 @@ class FakeQualys:
 
     # --- scripting -----------------------------------------------------------
     def add_execution(self, data: dict[str, Any], *, inline_steps: bool = True) -> str:
+        return self.add_executions([data], inline_steps=inline_steps)[0]
+
+    def add_executions(self, runs: list[dict[str, Any]], *, inline_steps: bool = True) -> list[str]:
+        """Adds the runs at once: no call of the API sees some of them without the others."""
+        with self._lock:
+            return [self._add(data, inline_steps) for data in runs]
+
+    def _add(self, data: dict[str, Any], inline_steps: bool) -> str:
         data = copy.deepcopy(data)
         execution_id = data["id"]
         steps = data.pop("steps", None)
@@ -204,7 +212,9 @@ class FakeQualys:
             return Reply(400, error_body(400, "Bad Request", "pageSize and pageNumber are required"))
         start_at = request.query.get("startAt", [None])[0]
         since = datetime.fromisoformat(start_at.replace("Z", "+00:00")).timestamp() * 1000 if start_at else 0
-        runs = sorted((e for e in self.executions.values() if e.get("workflow") == workflow_id
+        with self._lock:
+            known = list(self.executions.values())
+        runs = sorted((e for e in known if e.get("workflow") == workflow_id
                        and (e.get("startDate") or 0) >= since), key=lambda e: e.get("startDate") or 0)
         page = runs[(number - 1) * size: number * size]
         items = [{k: v for k, v in run.items() if k not in ("steps",)} for run in page]

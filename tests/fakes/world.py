@@ -34,9 +34,13 @@ def fakes() -> Iterator[tuple[FakeSlack, FakeQualys]]:
         qualys.stop()
 
 
-def new_execution(qualys: FakeQualys, example: str = "sample-response.json", **changes) -> str:
+def execution_data(example: str = "sample-response.json", **changes) -> dict:
     """A copy of an example under a fresh id, so tests sharing one app never share a cache entry."""
     data = copy.deepcopy(load_example(example))
     data["id"] = data["execution"] = str(uuid.uuid4())
     data.update(changes)
-    return qualys.add_execution(data)
+    return data
+
+
+def new_execution(qualys: FakeQualys, example: str = "sample-response.json", **changes) -> str:
+    return qualys.add_execution(execution_data(example, **changes))
