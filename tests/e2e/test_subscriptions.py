@@ -3,6 +3,7 @@ the poll interval stretched to fit the rate budget."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from tests.e2e.harness import app_env, run_app, wait_until
@@ -30,7 +31,7 @@ def lists(qualys: FakeQualys) -> int:
 
 
 def run_data(status: str, *, minutes_ago: float = 0.0) -> dict:
-    started = int((time.time() - minutes_ago * 60) * 1000)
+    started = math.ceil((time.time() - minutes_ago * 60) * 1000)  # now: not floored to before the subscription
     example = "failed-with-steps.json" if status == "Failed" else "sample-response.json"
     return execution_data(example, status=status, startDate=started, endDate=started + 5000)
 

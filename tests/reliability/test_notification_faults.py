@@ -4,6 +4,7 @@ reply; nothing crashes. The figures join the reliability table."""
 
 from __future__ import annotations
 
+import math
 import time
 
 from tests.e2e.harness import app_env, run_app, wait_until
@@ -29,7 +30,7 @@ def test_list_failures_and_a_vanishing_run_are_survived():
             injected = [Reply(500, error_body(500, "x", "boom"))] * 3 + [Reply(502, "bad gateway", content_type="text/html")] \
                 + [Reply(429, error_body(429, "Too Many Requests", "slow"), {"Retry-After": "1", "X-RateLimit-ToWait-Sec": "1"})]
             qualys.fail_next(path, *injected)
-            started = int(time.time() * 1000)
+            started = math.ceil(time.time() * 1000)  # not floored to before the subscription
             failed = new_execution(qualys, "failed-with-steps.json", status="Failed", startDate=started,
                                    endDate=started + 1000)
             wait_until(lambda: [r for r in slack.api_calls("chat.postMessage") if r.data.get("channel") == "C0FAULTS"],
