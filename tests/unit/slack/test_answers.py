@@ -29,7 +29,7 @@ def test_unfurl_takes_qualys_execution_links_once_each_up_to_the_bound():
     assert all(d["follow"] is True for d in delivered)
 
 
-def test_an_unfurl_and_each_of_its_deliveries_name_their_execution_to_the_pool():
+def test_each_lookup_names_its_execution_to_the_pool():
     """So that, in a burst, the jobs about an execution another job is already on wait (bot/work.py)."""
     pool = InlinePool()
     answers = answers_for(load_settings(ENV), pool=pool)
@@ -37,7 +37,10 @@ def test_an_unfurl_and_each_of_its_deliveries_name_their_execution_to_the_pool()
     answers.answer_unfurl(event(["https://evil.example/e/" + A, f"https://qualysguard.qualys.com/e/{B}"]))
     assert pool.keys == [A, A, B, None, B]  # the unfurl by its first Qualys link (or none), then one per link
     answers.answer_command(CardState(B), "https://hooks.slack.com/commands/T1/1/x", Asker("U1", "C1", "command", public=False))
-    assert pool.keys[-1] == B
+    answers.answer_click("qflow_steps", CardState(A).with_view("steps").to_value(),
+                         response_url="https://hooks.slack.com/actions/T1/1/x", container={"is_ephemeral": True},
+                         channel="C1", user="U1")
+    assert pool.keys[-2:] == [B, A]  # a command and a "Show steps" click
 
 
 def test_composer_previews_are_skipped_and_only_audited():
