@@ -6,12 +6,14 @@ and run again, from the start, when that work is done, and then given that work'
 the threads are not all taken by people waiting for the first few fetches while the next execution's
 first lookup waits for a thread.
 
-A job may name what it is about (`key`: the execution it looks up). One submitted while another job about
-the same thing is still pending waits (is parked) until that job is done, or until the pool has been sent
-no job for QUIET_SECONDS (the burst it came in has been acknowledged), or for at most PARK_SECONDS: its
-answer could not come before the other's fetch anyway, and meanwhile the requests still arriving are
-acknowledged sooner (a storm's first burst: every request's work is done while the rest of the burst
-waits for its ack, where the first job of each execution is all that must start at once).
+Acks first: the work a request hands over waits (is held) while requests are still coming, until the
+pool has been handed no new work for QUIET_SECONDS (the burst it came in has been acknowledged), or for at
+most HOLD_SECONDS. The threads that acknowledge requests share one interpreter with the workers, which runs
+one thread at a time: in a storm's first burst, every lookup started at once (its claim, its fetch's
+request) took turns from the acks still to be sent, and the burst's last acks waited for them. (Measured,
+BENCHMARKS.md: at 200 in flight, this app's ack p99 went from 1.5-1.6 times the bare Bolt app's to 1.1-1.3
+times; every answer came 5-30 ms later.) Work a job hands on (an unfurl's deliveries, a resumed lookup) is
+part of work already under way: it is not held.
 
 Work that a job hands on (an unfurl's first step submits one delivery per link) is accepted while
 the pool drains, so every acknowledged request is finished; only after the drain, or when the grace
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 # Platforms give a stopping process about 30 s (Heroku, Kubernetes' default) before they kill it.
 SHUTDOWN_GRACE_SECONDS = 25.0
 
-_here = threading.local()  # .resumable: the job running on this thread may be set aside and run again
+_here = threading.local()  # .working: a pool thread; .resumable: its job may be set aside and run again
 _resumed_from: contextvars.ContextVar[Future[Any] | None] = contextvars.ContextVar("qflow_resumed", default=None)
 
 
@@ -79,12 +81,12 @@ def not_deferred() -> Iterator[None]:
         _here.resumable = before
 
 
-Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...], object]  # the last: its key (or None)
+Job = tuple[contextvars.Context, Callable[..., Any], tuple[Any, ...]]
 
-# A parked job goes on once no job has been submitted for this long (the burst is acknowledged) ...
+# Held work goes on once no new work has come for this long (the burst is acknowledged) ...
 QUIET_SECONDS = 0.005
-# ... or once it has been parked this long, whichever comes first (or when the job it waits behind is done).
-PARK_SECONDS = 0.1
+# ... or once it has been held this long, whichever comes first (a steady stream of requests).
+HOLD_SECONDS = 0.1
 
 
 def resumed_from() -> Future[Any] | None:
@@ -96,7 +98,8 @@ class WorkPool:
     """A fixed pool of worker threads, all started with it (started on demand, the first requests of a
     storm each started one, and a request thread starting a thread waits until the new one has run: an
     ack kept waiting for the interpreter behind every busy thread). It knows how much work is pending;
-    a job run again after a wait goes before the jobs queued meanwhile (it was asked for first)."""
+    a job run again after a wait goes before the jobs queued meanwhile (it was asked for first). New work
+    is held while requests keep coming (see the module's docstring)."""
 
     def __init__(self, workers: int, name: str = "qflow-work", *, prepare: Callable[[], object] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -105,21 +108,20 @@ class WorkPool:
         self._lock = threading.Lock()
         self._job_ready = threading.Condition(self._lock)  # the workers wait here
         self._all_done = threading.Condition(self._lock)  # drain() waits here
-        self._park_timer = threading.Condition(self._lock)  # the thread that ends parked jobs' waits waits here
+        self._hold_timer = threading.Condition(self._lock)  # the thread that lets held work go waits here
         self._jobs: deque[Job] = deque()
-        self._parked: deque[tuple[float, Job]] = deque()  # jobs waiting behind another about the same key
-        self._keys: dict[object, int] = {}  # each key's jobs pending and not parked
-        self._last_submit = 0.0
-        self._pending = 0  # submitted and not finished: queued, parked, running or set aside
+        self._held: deque[tuple[float, Job]] = deque()  # new work, and when it came, waiting for a quiet moment
+        self._last_new = 0.0  # when the latest new work came
+        self._draining = False
+        self._pending = 0  # submitted and not finished: held, queued, running or set aside
         self._closed = False  # no new work (after a drain)
         for n in range(workers):
             threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True).start()
-        threading.Thread(target=self._end_parking, name=f"{name}_parked", daemon=True).start()
+        threading.Thread(target=self._let_go, name=f"{name}_held", daemon=True).start()
 
-    def submit(self, job: Callable[..., Any], *args: Any, key: object = None) -> bool:
-        """Run `job(*args)` on a worker; False once the pool is closed (after a drain). `key`: what the job is
-        about; while another job about it is pending, this one is parked (see the module's docstring), unless
-        that job is the one submitting it (it hands its work on)."""
+    def submit(self, job: Callable[..., Any], *args: Any) -> bool:
+        """Run `job(*args)` on a worker; False once the pool is closed (after a drain). New work (not handed on
+        by a job) is held while more keeps coming (see the module's docstring)."""
         # The job runs in a copy of the submitter's context: its log lines name the request.
         context = contextvars.copy_context()
         with self._lock:
@@ -127,65 +129,66 @@ class WorkPool:
                 log.warning("not starting new work: the app has stopped")
                 return False
             self._pending += 1
-            self._last_submit = now = self._clock()
-            if key is not None and self._keys.get(key) and getattr(_here, "key", None) != key:
-                self._parked.append((now, (context, job, args, key)))
-                if len(self._parked) == 1:
-                    self._park_timer.notify()
+            if getattr(_here, "working", False):  # handed on by a job: under way already
+                self._queue((context, job, args))
                 return True
-            self._queue((context, job, args, key))
+            self._last_new = now = self._clock()
+            self._held.append((now, (context, job, args)))
+            if len(self._held) == 1:
+                self._hold_timer.notify()
         return True
 
     def _queue(self, job: Job) -> None:
-        """With the lock held: `job` pending for its key, queued behind the others."""
-        key = job[3]
-        if key is not None:
-            self._keys[key] = self._keys.get(key, 0) + 1
+        """With the lock held: `job` queued behind the others."""
         self._jobs.append(job)
         self._job_ready.notify()
 
-    def _unpark(self, now: float) -> float | None:
-        """With the lock held: queue the parked jobs whose wait is over; how long until the next one's may
-        be (None: none parked)."""
-        if not self._parked:
+    def _let_go_due(self, now: float) -> float | None:
+        """With the lock held: queue the held work whose wait is over; how long until more may be (None:
+        none held)."""
+        # The burst is acknowledged, or no more requests are coming (a drain): all of it goes.
+        quiet = self._draining or now - self._last_new >= QUIET_SECONDS
+        while self._held and (quiet or now - self._held[0][0] >= HOLD_SECONDS):
+            self._queue(self._held.popleft()[1])
+        if not self._held:
             return None
-        if now - self._last_submit >= QUIET_SECONDS:  # the burst is acknowledged: all of them
-            while self._parked:
-                self._queue(self._parked.popleft()[1])
-            return None
-        while self._parked and now - self._parked[0][0] >= PARK_SECONDS:
-            self._queue(self._parked.popleft()[1])
-        if not self._parked:
-            return None
-        return min(self._last_submit + QUIET_SECONDS, self._parked[0][0] + PARK_SECONDS) - now
+        return min(self._last_new + QUIET_SECONDS, self._held[0][0] + HOLD_SECONDS) - now
 
     @property
     def pending(self) -> int:
         with self._lock:
             return self._pending
 
+    @property
+    def held(self) -> int:
+        """New work waiting for the requests still coming to be acknowledged."""
+        with self._lock:
+            return len(self._held)
+
     def drain(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> bool:
         """Wait until every job, and every job they hand on, has finished (at most `grace` seconds),
         then refuse new work. True when nothing was left unfinished."""
         deadline = time.monotonic() + grace
         with self._lock:
+            self._draining = True  # the server takes no more requests: held work goes at once
+            self._hold_timer.notify()
             finished = self._all_done.wait_for(lambda: self._pending == 0, timeout=max(0.0, deadline - time.monotonic()))
             self._closed = True
             left = self._pending
-            self._pending -= len(self._jobs) + len(self._parked)  # never started: dropped
+            self._pending -= len(self._jobs) + len(self._held)  # never started: dropped
             self._jobs.clear()
-            self._parked.clear()
+            self._held.clear()
             self._job_ready.notify_all()  # the workers end
-            self._park_timer.notify()
+            self._hold_timer.notify()
         if not finished:
             log.warning("stopping with %d unfinished jobs after the %g s grace period", left, grace)
         return finished
 
-    def _end_parking(self) -> None:
-        """Queue each parked job once its wait is over (the pool's quiet, or its longest)."""
+    def _let_go(self) -> None:
+        """Queue held work once its wait is over (a quiet moment, or its longest)."""
         with self._lock:
             while not self._closed:
-                self._park_timer.wait(self._unpark(self._clock()))
+                self._hold_timer.wait(self._let_go_due(self._clock()))
 
     def _work(self) -> None:
         if self._prepare is not None:
@@ -198,47 +201,34 @@ class WorkPool:
                 self._job_ready.wait_for(lambda: self._jobs or self._closed)
                 if not self._jobs:
                     return  # closed
-                context, job, args, key = self._jobs.popleft()
-            context.run(self._run, job, args, key)
+                context, job, args = self._jobs.popleft()
+            context.run(self._run, job, args)
 
-    def _run(self, job: Callable[..., Any], args: tuple[Any, ...], key: object) -> None:
-        _here.key = key
+    def _run(self, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        _here.working = True
         try:
             job(*args)
         except Deferred as wait:  # still pending: run again when the work it waits for is done
             context = contextvars.copy_context()
-            wait.future.add_done_callback(lambda done: self._resume(done, context, job, args, key))
+            wait.future.add_done_callback(lambda done: self._resume(done, context, job, args))
             return
         except Exception:
             log.exception("background work failed")
-        self._finished(key)
+        self._finished()
 
-    def _finished(self, key: object) -> None:
+    def _finished(self) -> None:
         with self._lock:
             self._pending -= 1
-            if key is not None:
-                left = self._keys[key] = self._keys[key] - 1
-                if not left:
-                    del self._keys[key]
-                    self._unpark_key(key)
             if self._pending == 0:
                 self._all_done.notify_all()
 
-    def _unpark_key(self, key: object) -> None:
-        """With the lock held: the jobs parked behind `key`'s queued (the job they waited behind is done)."""
-        if any(parked[3] == key for _, parked in self._parked):
-            waiting = [parked for _, parked in self._parked if parked[3] == key]
-            self._parked = deque(entry for entry in self._parked if entry[1][3] != key)
-            for parked in waiting:
-                self._queue(parked)
-
     def _resume(self, done: Future[Any], context: contextvars.Context, job: Callable[..., Any],
-                args: tuple[Any, ...], key: object) -> None:
+                args: tuple[Any, ...]) -> None:
         context.run(_resumed_from.set, done)
         with self._lock:
             if not self._closed:
-                self._jobs.appendleft((context, job, args, key))
+                self._jobs.appendleft((context, job, args))
                 self._job_ready.notify()
                 return
         log.warning("not resuming work: the app has stopped")  # its grace period is over
-        self._finished(key)
+        self._finished()

@@ -61,13 +61,11 @@ class Answers:
                                               most=settings.tuning.max_watches,
                                               refresh_seconds=settings.tuning.refresh_seconds)
 
-    def _submit(self, job: Callable[..., Any], *args: Any, execution_id: str | None = None) -> None:
+    def _submit(self, job: Callable[..., Any], *args: Any) -> None:
         """Run `job` on the pool once the request's claim holds (bot/slack/once.py). Jobs wrapped in
         `resumable` (nothing done before their lookups must not be done twice) do not hold a thread while
-        they wait for a fetch another job started: they run again when it ends. `execution_id`: the one
-        execution the job looks up; it waits while the requests of a burst are acknowledged if another job
-        is already on it (bot/work.py)."""
-        self._pool.submit(gated(job), *args, key=execution_id)
+        they wait for a fetch another job started: they run again when it ends."""
+        self._pool.submit(gated(job), *args)
 
     def record_command(self, *, user: str | None, channel: str | None, outcome: str) -> None:
         """Audit a command answered in its ack (help, usage, a malformed id)."""
@@ -84,7 +82,7 @@ class Answers:
             if self._access.allowed(asker, [state.execution_id], destination.send):
                 self._follower.deliver(state, destination, follow=True, asker=asker)
 
-        self._submit(resumable(answer), execution_id=state.execution_id)
+        self._submit(resumable(answer))
 
     def answer_watch(self, verb: str, execution_id: str | None, response_url: str, asker: Asker) -> None:
         """`/qflow watch <id>`, `unwatch <id>` or `watches`, answered privately after the ack."""
@@ -116,9 +114,7 @@ class Answers:
 
     def answer_unfurl(self, event: Mapping[str, Any], shared: bool | None = None) -> None:
         """Cards for the execution links in a `link_shared` event, at most `max_cards`."""
-        first = next((text(link, "url") for link in items(event, "links")), None)
-        self._submit(resumable(self._answer_unfurl), event, shared,
-                     execution_id=self._matcher.execution_in_link(first) if first else None)
+        self._submit(resumable(self._answer_unfurl), event, shared)
 
     def _answer_unfurl(self, event: Mapping[str, Any], shared: bool | None) -> None:
         found: list[tuple[str, str]] = []
@@ -149,8 +145,7 @@ class Answers:
             destination = Unfurl(self._client, url, channel=channel, ts=text(event, "message_ts"),
                                  unfurl_id=text(event, "unfurl_id"), source=source)
             state = CardState(execution_id, private=False, compact=True)
-            self._submit(resumable(functools.partial(self._follower.deliver, state, destination, follow=True, asker=asker)),
-                         execution_id=execution_id)
+            self._submit(resumable(functools.partial(self._follower.deliver, state, destination, follow=True, asker=asker)))
 
     def answer_message(self, words: str, thread_ts: str | None, asker: Asker, *, mention: bool = False) -> None:
         """A mention (answered in its thread) or a DM: a card per execution found, bounded."""
@@ -220,7 +215,7 @@ class Answers:
             followed = self._follower.find(destination.key) if destination.key else None
             self._follower.deliver(state, destination, fresh=action_id == REFRESH, followed=followed, asker=asker)
 
-        self._submit(resumable(answer), execution_id=state.execution_id)
+        self._submit(resumable(answer))
 
     def _answer_found(self, found: list[Found], thread_ts: str | None, asker: Asker) -> None:
         channel = asker.channel or ""

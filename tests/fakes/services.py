@@ -13,13 +13,9 @@ from bot.slack.answers import Answers
 
 
 class InlinePool:
-    """Runs each job at once, on the caller's thread; records the key each was submitted with."""
+    """Runs each job at once, on the caller's thread."""
 
-    def __init__(self) -> None:
-        self.keys: list[object] = []
-
-    def submit(self, job: Any, *args: Any, key: object = None) -> bool:
-        self.keys.append(key)
+    def submit(self, job: Any, *args: Any) -> bool:
         job(*args)
         return True
 
@@ -80,9 +76,9 @@ class RecordingClient:
 
 
 def answers_for(settings: Settings, *, gate: Gate | None = None, follower: RecordingFollower | None = None,
-                cards: Any = None, client: Any = None, response_url: Any = None, pool: Any = None) -> Answers:
+                cards: Any = None, client: Any = None, response_url: Any = None) -> Answers:
     """An Answers whose collaborators are the stand-ins above (or the ones given)."""
     extra = {"response_url": response_url} if response_url else {}
     return Answers(settings, client=client or RecordingClient(), cards=cards or NoLookups(),
-                   follower=follower or RecordingFollower(), access=gate or Gate(), pool=pool or InlinePool(),  # type: ignore[arg-type]
+                   follower=follower or RecordingFollower(), access=gate or Gate(), pool=InlinePool(),  # type: ignore[arg-type]
                    matcher=LinkMatcher(settings.qualys_link_domains), **extra)

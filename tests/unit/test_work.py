@@ -1,6 +1,6 @@
 """The answer pool: a job waiting for a fetch another job started does not hold a thread (it runs again
-when the fetch ends, with its result or its error); a job about an execution another job is on waits while
-a burst is acknowledged; the pool drains every job, set aside, parked or not."""
+when the fetch ends, with its result or its error); new work waits while requests keep coming (acks
+first), work a job hands on does not; the pool drains every job, set aside, held or not."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bot.cache import SingleFlightCache
-from bot.work import PARK_SECONDS, QUIET_SECONDS, WorkPool, resumable
+from bot.work import HOLD_SECONDS, QUIET_SECONDS, WorkPool, resumable
 
 WAIT = 10.0  # the most any step may take before the test fails; nothing waits this long when it passes
 
@@ -135,93 +135,68 @@ class Clock:
         return self.now
 
 
-def on_k(pool: WorkPool, clock: Clock) -> tuple[threading.Event, list[str]]:
-    """A job about "K" running (as a lookup fetching K) until the event returned is set; and the log."""
-    running, release, log = threading.Event(), threading.Event(), []
-
-    def first() -> None:
-        log.append("first")
-        running.set()
-        assert release.wait(WAIT)
-
-    pool.submit(first, key="K")
-    assert running.wait(WAIT)
-    return release, log
-
-
-def test_a_job_about_an_execution_another_job_is_on_waits_until_that_one_is_done():
+def test_new_work_waits_while_requests_keep_coming_and_goes_once_they_stop():
     clock = Clock()
-    pool = WorkPool(2, "test", clock=clock)  # one thread runs the first job; the other is free
-    release, log = on_k(pool, clock)
-    pool.submit(log.append, "second", key="K")  # parked: the first is on K
-    other = threading.Event()
-    # Queued after the second: on the one free thread it would run only after the second had, were it queued.
-    pool.submit(lambda: (log.append("other"), other.set()))
-    pool.submit(log.append, "on L", key="L")  # another execution: not parked
-    assert other.wait(WAIT)
-    until(lambda: "on L" in log)
-    assert "second" not in log  # the clock has not moved: only the first job's end lets it go
-    release.set()
-    until(lambda: "second" in log)
-    assert pool.drain(WAIT) and log.index("second") > log.index("other")
-
-
-def test_parked_jobs_go_on_once_no_job_has_come_for_a_moment():
-    clock = Clock()
-    pool = WorkPool(2, "test", clock=clock)
-    release, log = on_k(pool, clock)
-    pool.submit(log.append, "second", key="K")
-    pool.submit(log.append, "third", key="K")
-    clock.now += 2 * QUIET_SECONDS  # the burst is acknowledged: nothing came since
-    until(lambda: "second" in log and "third" in log)
-    assert log == ["first", "second", "third"]  # the first still fetching, the others set to go on
-    release.set()
+    pool = WorkPool(1, "test", clock=clock)  # one thread: the jobs run in the order they came
+    log: list[str] = []
+    for n in range(3):
+        pool.submit(log.append, f"request {n}")
+        clock.now += QUIET_SECONDS / 2  # the next request comes before a quiet moment
+    assert pool.held == 3 and log == []  # only the pool's clock lets them go, and it says: not yet
+    clock.now += QUIET_SECONDS  # nothing new for more than QUIET_SECONDS since the last
+    until(lambda: len(log) == 3)
+    assert log == ["request 0", "request 1", "request 2"] and pool.held == 0
     assert pool.drain(WAIT)
 
 
-def test_a_parked_job_waits_at_most_park_seconds_while_jobs_keep_coming():
+def test_held_work_waits_at_most_hold_seconds_while_requests_keep_coming():
     clock = Clock()
     pool = WorkPool(2, "test", clock=clock)
-    release, log = on_k(pool, clock)
-    pool.submit(log.append, "parked", key="K")
-    parked_at = clock.now
-    step = QUIET_SECONDS / 2
-    while clock.now + step < parked_at + PARK_SECONDS:
-        clock.now += step  # a job every half quiet period: never quiet
-        ran = threading.Event()
-        pool.submit(ran.set)
-        assert ran.wait(WAIT)
-        assert "parked" not in log
-    clock.now = parked_at + PARK_SECONDS + step / 2
-    pool.submit(lambda: None)  # still not quiet: let go by its longest wait
-    until(lambda: "parked" in log)
-    release.set()
-    assert pool.drain(WAIT)
+    log: list[str] = []
+    pool.submit(log.append, "first")
+    first_at, step, later = clock.now, QUIET_SECONDS / 2, 0
+    while clock.now + step < first_at + HOLD_SECONDS:
+        clock.now += step  # a request every half quiet period: never quiet
+        pool.submit(log.append, "later")
+        later += 1
+        assert pool.held == later + 1  # the first among them
+    clock.now = first_at + HOLD_SECONDS + step / 2
+    pool.submit(log.append, "latest")  # still not quiet: the first goes by its longest wait
+    until(lambda: "first" in log)
+    assert log == ["first"] and pool.held == later + 1  # the work that came since still waits
+    assert pool.drain(WAIT) and len(log) == later + 2
 
 
-def test_a_job_handing_its_work_on_about_the_same_execution_is_not_parked():
+def test_work_a_job_hands_on_is_not_held():
+    """An unfurl's deliveries go on while new requests keep coming (their work is held)."""
     clock = Clock()
     pool = WorkPool(2, "test", clock=clock)
-    handed, log = threading.Event(), []
+    started, hand_on, delivered, log = threading.Event(), threading.Event(), threading.Event(), []
 
-    def unfurl() -> None:  # its delivery, about the same execution, runs while it is still on it
-        pool.submit(lambda: (log.append("delivered"), handed.set()), key="K")
-        assert handed.wait(WAIT)
+    def unfurl() -> None:
+        started.set()
+        assert hand_on.wait(WAIT)
+        pool.submit(lambda: (log.append("delivered"), delivered.set()))
+        assert delivered.wait(WAIT)
         log.append("unfurl done")
 
-    pool.submit(unfurl, key="K")
+    pool.submit(unfurl)
+    clock.now += 2 * QUIET_SECONDS
+    assert started.wait(WAIT)
+    pool.submit(log.append, "new request")  # now requests are coming again: new work is held
+    hand_on.set()
     until(lambda: "unfurl done" in log)
-    assert log == ["delivered", "unfurl done"]
-    assert pool.drain(WAIT)
+    assert log == ["delivered", "unfurl done"] and pool.held == 1
+    clock.now += 2 * QUIET_SECONDS
+    assert pool.drain(WAIT) and log[-1] == "new request"
 
 
-def test_a_drain_waits_for_parked_jobs_too():
+def test_a_drain_lets_held_work_go_at_once_and_waits_for_it():
     clock = Clock()
     pool = WorkPool(2, "test", clock=clock)
-    release, log = on_k(pool, clock)
+    log: list[str] = []
     for n in range(3):
-        pool.submit(log.append, f"parked {n}", key="K")
-    assert pool.pending == 4
-    release.set()
-    assert pool.drain(WAIT) and pool.pending == 0
-    assert log[0] == "first" and sorted(log[1:]) == ["parked 0", "parked 1", "parked 2"]
+        pool.submit(log.append, f"held {n}")
+    assert pool.pending == 3 and pool.held == 3
+    assert pool.drain(WAIT) and pool.pending == 0  # the clock never moved: the drain let them go
+    assert sorted(log) == ["held 0", "held 1", "held 2"]

@@ -1,10 +1,8 @@
 import logging
 
 from bot.config import load_settings
-from bot.policy import Asker
-from bot.render import CardState
 from bot.slack.destinations import _LogOnce
-from tests.fakes.services import InlinePool, NoLookups, RecordingFollower, answers_for
+from tests.fakes.services import NoLookups, RecordingFollower, answers_for
 
 ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "QUALYS_PLATFORM": "US1", "QUALYS_TOKEN": "a.b.c"}
 A = "0e71f117-648f-4ad2-a3a9-8f1b857a1b70"
@@ -27,20 +25,6 @@ def test_unfurl_takes_qualys_execution_links_once_each_up_to_the_bound():
     assert [(d["state"].execution_id, d["destination"].url) for d in delivered] == [(A, first), (B, other)]
     assert all(d["state"].compact and not d["state"].private for d in delivered)
     assert all(d["follow"] is True for d in delivered)
-
-
-def test_each_lookup_names_its_execution_to_the_pool():
-    """So that, in a burst, the jobs about an execution another job is already on wait (bot/work.py)."""
-    pool = InlinePool()
-    answers = answers_for(load_settings(ENV), pool=pool)
-    answers.answer_unfurl(event([f"https://qualysguard.qualys.com/e/{A}", f"https://qualysguard.qualys.com/e/{B}"]))
-    answers.answer_unfurl(event(["https://evil.example/e/" + A, f"https://qualysguard.qualys.com/e/{B}"]))
-    assert pool.keys == [A, A, B, None, B]  # the unfurl by its first Qualys link (or none), then one per link
-    answers.answer_command(CardState(B), "https://hooks.slack.com/commands/T1/1/x", Asker("U1", "C1", "command", public=False))
-    answers.answer_click("qflow_steps", CardState(A).with_view("steps").to_value(),
-                         response_url="https://hooks.slack.com/actions/T1/1/x", container={"is_ephemeral": True},
-                         channel="C1", user="U1")
-    assert pool.keys[-2:] == [B, A]  # a command and a "Show steps" click
 
 
 def test_composer_previews_are_skipped_and_only_audited():
